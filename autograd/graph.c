@@ -123,6 +123,14 @@ size_t hop_graph_bytes_used(const hop_graph *g)
     return g->bytes_used;
 }
 
+size_t hop_graph_bytes_reserved(const hop_graph *g)
+{
+    size_t total = 0;
+    for (const arena_block *b = g->blocks; b; b = b->next)
+        total += b->size;
+    return total;
+}
+
 void *hop_graph_alloc(hop_graph *g, size_t size)
 {
     size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

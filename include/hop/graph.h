@@ -106,6 +106,8 @@ bool hop_graph_training(const hop_graph *g);
 void hop_graph_set_grad_enabled(hop_graph *g, bool enabled);
 /* Bytes taken from the arena since the last reset. */
 size_t hop_graph_bytes_used(const hop_graph *g);
+/* Bytes the arena holds in its blocks, used or not; a reset keeps them for the next step. */
+size_t hop_graph_bytes_reserved(const hop_graph *g);
 /* Allocates size zeroed bytes from the graph arena (16-byte aligned), NULL on failure. */
 void *hop_graph_alloc(hop_graph *g, size_t size);
 

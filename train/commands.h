@@ -1,0 +1,7 @@
+/* Subcommands of the hop program; each returns the process exit status. */
+#ifndef HOP_TRAIN_COMMANDS_H
+#define HOP_TRAIN_COMMANDS_H
+
+int cmd_mil(int argc, char **argv);
+
+#endif

@@ -1,0 +1,132 @@
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void mean_std(const double *values, int n, double *mean, double *std)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += values[i];
+    *mean = n ? sum / n : 0.0;
+
+    double squares = 0.0;
+    for (int i = 0; i < n; i++)
+        squares += (values[i] - *mean) * (values[i] - *mean);
+    *std = n > 1 ? sqrt(squares / (n - 1)) : 0.0;
+}
+
+hop_status write_file_atomic(const char *path, const char *text, hop_error *err)
+{
+    size_t length = strlen(path);
+    char *tmp = malloc(length + 16);
+    if (!tmp)
+        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory writing %s", path);
+    snprintf(tmp, length + 16, "%s.tmp.%d", path, (int)getpid());
+
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return HOP_ERR_IO;
+    }
+    int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return HOP_ERR_IO;
+    }
+    free(tmp);
+    return HOP_OK;
+}
+
+hop_status write_json(const char *path, const cJSON *json, hop_error *err)
+{
+    char *text = cJSON_Print(json);
+    if (!text)
+        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory serialising %s", path);
+    size_t n = strlen(text);
+    char *line = malloc(n + 2);
+    hop_status status = HOP_ERR_NOMEM;
+    if (line) {
+        memcpy(line, text, n);
+        line[n] = '\n';
+        line[n + 1] = '\0';
+        status = write_file_atomic(path, line, err);
+        free(line);
+    } else {
+        hop_error_set(err, HOP_ERR_NOMEM, "out of memory serialising %s", path);
+    }
+    cJSON_free(text);
+    return status;
+}
+
+static cJSON *fold_json(const hop_mil_fold_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "repeat", r->repeat + 1);
+    cJSON_AddNumberToObject(o, "fold", r->fold + 1);
+    cJSON_AddNumberToObject(o, "n_train", r->n_train);
+    cJSON_AddNumberToObject(o, "n_test", r->n_test);
+    cJSON_AddNumberToObject(o, "auc", r->auc);
+    cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
+    cJSON_AddNumberToObject(o, "train_loss", r->train_loss);
+    return o;
+}
+
+static hop_status write_report(const char *path, const char *dataset, int folds, int repeats,
+                               const hop_mil_fold_result *results, const double summary[4],
+                               hop_error *err)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "dataset", dataset);
+    cJSON_AddNumberToObject(root, "folds", folds);
+    cJSON_AddNumberToObject(root, "repeats", repeats);
+    cJSON_AddNumberToObject(root, "auc_mean", summary[0]);
+    cJSON_AddNumberToObject(root, "auc_std", summary[1]);
+    cJSON_AddNumberToObject(root, "acc_mean", summary[2]);
+    cJSON_AddNumberToObject(root, "acc_std", summary[3]);
+    cJSON *list = cJSON_AddArrayToObject(root, "per_fold");
+    for (int i = 0; i < folds * repeats; i++)
+        cJSON_AddItemToArray(list, fold_json(&results[i]));
+    hop_status status = write_json(path, root, err);
+    cJSON_Delete(root);
+    return status;
+}
+
+int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
+                 const char *report_path, hop_error *err)
+{
+    int n = folds * repeats;
+    double *auc = malloc((size_t)n * sizeof *auc), *acc = malloc((size_t)n * sizeof *acc);
+    if (!auc || !acc) {
+        free(auc);
+        free(acc);
+        hop_error_set(err, HOP_ERR_NOMEM, "out of memory for the report");
+        return 1;
+    }
+    printf("%-8s %-6s %8s %9s\n", "repeat", "fold", "AUC", "accuracy");
+    for (int i = 0; i < n; i++) {
+        auc[i] = results[i].auc;
+        acc[i] = results[i].accuracy;
+        printf("%-8d %-6d %8.4f %9.4f\n", results[i].repeat + 1, results[i].fold + 1, auc[i],
+               acc[i]);
+    }
+    double summary[4];
+    mean_std(auc, n, &summary[0], &summary[1]);
+    mean_std(acc, n, &summary[2], &summary[3]);
+    printf("%s: AUC %.4f +- %.4f, accuracy %.4f +- %.4f (%d folds x %d repeats)\n", dataset,
+           summary[0], summary[1], summary[2], summary[3], folds, repeats);
+    free(auc);
+    free(acc);
+
+    if (report_path && write_report(report_path, dataset, folds, repeats, results, summary, err))
+        return 1;
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* Printing and JSON reports of cross-validation results. */
+#ifndef HOP_TRAIN_REPORT_H
+#define HOP_TRAIN_REPORT_H
+
+#include <cjson/cJSON.h>
+
+#include "hop/base.h"
+#include "hop/mil.h"
+
+/* Sample mean and standard deviation (n - 1 in the denominator, 0 for n = 1). */
+void mean_std(const double *values, int n, double *mean, double *std);
+
+/*
+ * Prints each fold's AUC and accuracy and their mean +- std to stdout, and writes the
+ * JSON report to report_path when it is not NULL. Returns 0, or 1 with err set.
+ */
+int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
+                 const char *report_path, hop_error *err);
+
+/* Writes text to path atomically: a temporary file in the same folder, fsync, rename. */
+hop_status write_file_atomic(const char *path, const char *text, hop_error *err);
+
+/* Serialises json to path atomically. */
+hop_status write_json(const char *path, const cJSON *json, hop_error *err);
+
+#endif
