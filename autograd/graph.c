@@ -34,6 +34,21 @@ void hop_ctx_init(hop_ctx *ctx, uint64_t seed)
     ctx->threads = 1;
 }
 
+/* Records an error unless the graph already has one, so the first failure is kept. */
+static hop_status graph_error(hop_graph *g, hop_status status, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static hop_status graph_error(hop_graph *g, hop_status status, const char *format, ...)
+{
+    if (g->ctx->error.status != HOP_OK)
+        return status;
+    va_list args;
+    va_start(args, format);
+    hop_error_setv(&g->ctx->error, status, format, args);
+    va_end(args);
+    return status;
+}
+
 static arena_block *block_new(size_t size)
 {
     arena_block *b = malloc(sizeof *b);
@@ -143,7 +158,7 @@ void *hop_graph_alloc(hop_graph *g, size_t size)
             block_size *= 2;
         arena_block *fresh = block_new(block_size);
         if (!fresh) {
-            hop_error_set(&g->ctx->error, HOP_ERR_NOMEM,
+            graph_error(g, HOP_ERR_NOMEM,
                           "graph arena: out of memory allocating %zu bytes (%zu in use)", size,
                           g->bytes_used);
             return NULL;
@@ -165,7 +180,7 @@ static hop_status append(hop_graph *g, hop_node *n)
         int capacity = g->capacity ? g->capacity * 2 : 256;
         hop_node **nodes = realloc(g->nodes, (size_t)capacity * sizeof *nodes);
         if (!nodes)
-            return hop_error_set(&g->ctx->error, HOP_ERR_NOMEM, "out of memory growing the graph");
+            return graph_error(g, HOP_ERR_NOMEM, "out of memory growing the graph");
         g->nodes = nodes;
         g->capacity = capacity;
     }
@@ -185,19 +200,19 @@ hop_status hop_op_fail(hop_graph *g, const hop_node *n, hop_status status, const
     va_start(args, format);
     vsnprintf(message, sizeof message, format, args);
     va_end(args);
-    return hop_error_set(&g->ctx->error, status, "%s: %s", hop_op_table[n->op]->name, message);
+    return graph_error(g, status, "%s: %s", hop_op_table[n->op]->name, message);
 }
 
 static hop_node *leaf_new(hop_graph *g, int ndim, const int *shape)
 {
     if (ndim < 1 || ndim > HOP_MAX_DIMS) {
-        hop_error_set(&g->ctx->error, HOP_ERR_SHAPE, "leaf: %d dimensions, 1 to %d allowed", ndim,
+        graph_error(g, HOP_ERR_SHAPE, "leaf: %d dimensions, 1 to %d allowed", ndim,
                       HOP_MAX_DIMS);
         return NULL;
     }
     for (int i = 0; i < ndim; i++) {
         if (shape[i] <= 0) {
-            hop_error_set(&g->ctx->error, HOP_ERR_SHAPE, "leaf: extent %d on axis %d", shape[i], i);
+            graph_error(g, HOP_ERR_SHAPE, "leaf: extent %d on axis %d", shape[i], i);
             return NULL;
         }
     }
@@ -244,7 +259,7 @@ hop_node *hop_constant(hop_graph *g, int ndim, const int *shape, const float *da
 hop_node *hop_param(hop_graph *g, hop_params *params, int id)
 {
     if (id < 0 || id >= params->count) {
-        hop_error_set(&g->ctx->error, HOP_ERR_ARG, "param: no parameter with id %d (store has %d)",
+        graph_error(g, HOP_ERR_ARG, "param: no parameter with id %d (store has %d)",
                       id, params->count);
         return NULL;
     }
@@ -301,10 +316,10 @@ hop_node *hop_node_build(hop_graph *g, hop_op_id op, hop_node **inputs, int n_in
 hop_status hop_backward(hop_graph *g, hop_node *loss)
 {
     if (!loss)
-        return hop_error_set(&g->ctx->error, HOP_ERR_ARG, "backward: loss node is NULL");
+        return graph_error(g, HOP_ERR_ARG, "backward: loss node is NULL");
     if (hop_node_numel(loss) != 1) {
         char shape[64];
-        return hop_error_set(&g->ctx->error, HOP_ERR_SHAPE,
+        return graph_error(g, HOP_ERR_SHAPE,
                              "backward: loss must have one element, has shape %s",
                              hop_node_shape(loss, shape, sizeof shape));
     }
@@ -315,15 +330,20 @@ hop_status hop_backward(hop_graph *g, hop_node *loss)
     while (last >= 0 && g->nodes[last] != loss)
         last--;
     if (last < 0)
-        return hop_error_set(&g->ctx->error, HOP_ERR_ARG, "backward: loss is not in this graph");
+        return graph_error(g, HOP_ERR_ARG, "backward: loss is not in this graph");
 
     for (int i = 0; i <= last; i++) {
         hop_node *n = g->nodes[i];
-        if ((n->flags & HOP_NODE_REQUIRES_GRAD) && !n->grad) {
+        if (!(n->flags & HOP_NODE_REQUIRES_GRAD) || (n->flags & HOP_NODE_PARAM))
+            continue;
+        /* Intermediate gradients start from zero on every pass; parameter and input
+         * gradients accumulate across passes, as in PyTorch. */
+        if (n->grad && n->op != HOP_OP_LEAF)
+            memset(n->grad, 0, hop_node_numel(n) * sizeof(float));
+        else if (!n->grad)
             n->grad = hop_graph_alloc(g, hop_node_numel(n) * sizeof(float));
-            if (!n->grad)
-                return g->ctx->error.status;
-        }
+        if (!n->grad)
+            return g->ctx->error.status;
     }
     loss->grad[0] += 1.0f;
 

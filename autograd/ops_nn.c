@@ -72,7 +72,7 @@ static hop_status softmax_infer(hop_graph *g, hop_node *n)
 }
 
 /*
- * x, y: one row of d elements; mask[j * stride] nonzero excludes x[j]. Writes softmax(x),
+ * x, y: one row of d elements, and mask[j * stride] nonzero excludes x[j]. Writes softmax(x),
  * or log(softmax(x)) with -INFINITY at masked elements when log_form is set. A fully
  * masked row becomes all zeros.
  */
@@ -123,7 +123,7 @@ static hop_status softmax_forward(hop_graph *g, hop_node *n)
     return HOP_OK;
 }
 
-/* y, dy, dx: one row of d; dx += y * (dy - sum(dy * y)). Masked entries have y = 0. */
+/* y, dy, dx: one row of d. dx += y * (dy - sum(dy * y)), and masked entries have y = 0. */
 static void softmax_row_backward(const float *y, const float *dy, int d, float *dx)
 {
     double dot = 0.0;
@@ -133,7 +133,7 @@ static void softmax_row_backward(const float *y, const float *dy, int d, float *
         dx[j] += y[j] * (float)(dy[j] - dot);
 }
 
-/* y, dy, dx: one row of d; dx += dy - exp(y) * sum(dy), over the unmasked entries only. */
+/* y, dy, dx: one row of d. dx += dy - exp(y) * sum(dy), over the unmasked entries only. */
 static void log_softmax_row_backward(const float *y, const float *dy, const float *mask,
                                      size_t stride, int d, float *dx)
 {
@@ -187,7 +187,7 @@ hop_node *hop_log_softmax(hop_graph *g, hop_node *a, hop_node *mask)
 
 /*
  * layernorm: iargs[0] and iargs[1] flag gamma and beta, which follow a in inputs in that
- * order; fargs[0] is eps. n->saved keeps the mean and 1 / sqrt(var + eps) of every row.
+ * order, and fargs[0] is eps. n->saved keeps the mean and 1 / sqrt(var + eps) of every row.
  */
 static hop_node *layernorm_gamma(const hop_node *n)
 {
@@ -226,7 +226,7 @@ static hop_status layernorm_infer(hop_graph *g, hop_node *n)
     return HOP_OK;
 }
 
-/* x: one row of d; stats[0] = mean, stats[1] = 1 / sqrt(biased variance + eps). */
+/* x: one row of d. Writes stats[0] = mean and stats[1] = 1 / sqrt(biased variance + eps). */
 static void layernorm_row_stats(const float *x, int d, float eps, float *stats)
 {
     double mean = 0.0, var = 0.0;
@@ -240,7 +240,7 @@ static void layernorm_row_stats(const float *x, int d, float eps, float *stats)
     stats[1] = (float)(1.0 / sqrt(var + eps));
 }
 
-/* a, out: (rows, d); gamma, beta: (d) or absent. */
+/* a, out: (rows, d), gamma, beta: (d) or absent. */
 static hop_status layernorm_forward(hop_graph *g, hop_node *n)
 {
     const hop_node *a = n->inputs[0], *gamma = layernorm_gamma(n), *beta = layernorm_beta(n);
@@ -266,7 +266,7 @@ static hop_status layernorm_forward(hop_graph *g, hop_node *n)
 
 /*
  * x, dy, dx: one row of d. With g = dy * gamma: dx += rstd * (g - mean(g) - xhat *
- * mean(g * xhat)); dgamma += dy * xhat and dbeta += dy where those are not NULL.
+ * mean(g * xhat)), dgamma += dy * xhat and dbeta += dy, each where it is not NULL.
  */
 static void layernorm_row_backward(const float *x, const float *dy, const float *stats, int d,
                                    const float *gamma, float *dx, float *dgamma, float *dbeta)
@@ -324,7 +324,7 @@ hop_node *hop_layernorm(hop_graph *g, hop_node *a, hop_node *gamma, hop_node *be
 
 /*
  * dropout: fargs[0] is p. In training mode with p > 0, n->saved keeps one byte per element,
- * 1 where the element is kept (and scaled by 1 / (1 - p)); otherwise saved is NULL.
+ * 1 where the element is kept (and scaled by 1 / (1 - p)). Otherwise saved is NULL.
  */
 static hop_status dropout_infer(hop_graph *g, hop_node *n)
 {
@@ -402,7 +402,7 @@ static hop_status bce_infer(hop_graph *g, hop_node *n)
     return HOP_OK;
 }
 
-/* x, t: (count); out: (1) = mean of max(x, 0) - x t + log1p(exp(-|x|)), finite for any x. */
+/* x, t: (count), out: (1) = mean of max(x, 0) - x t + log1p(exp(-|x|)), finite for any x. */
 static hop_status bce_forward(hop_graph *g, hop_node *n)
 {
     const float *x = n->inputs[0]->value.data, *t = n->inputs[1]->value.data;
@@ -427,7 +427,7 @@ static float sigmoid_stable(float x)
     return e / (1.0f + e);
 }
 
-/* dx += (sigmoid(x) - t) * dout / count; dt += -x * dout / count. */
+/* dx += (sigmoid(x) - t) * dout / count and dt += -x * dout / count. */
 static void bce_backward(hop_graph *g, hop_node *n)
 {
     hop_node *x = n->inputs[0], *t = n->inputs[1];
@@ -469,7 +469,7 @@ static hop_status xent_infer(hop_graph *g, hop_node *n)
     return HOP_OK;
 }
 
-/* x, p: (rows, c); out: (1) = mean over rows of log(sum(exp(x))) - x[label]. */
+/* x, p: (rows, c), out: (1) = mean over rows of log(sum(exp(x))) - x[label]. */
 static hop_status xent_forward(hop_graph *g, hop_node *n)
 {
     const hop_node *x = n->inputs[0];

@@ -95,7 +95,7 @@ const hop_op_def hop_op_mean_def = {"mean", reduce_infer, sum_forward, sum_backw
 
 /*
  * a: (outer, extent, inner), out: (outer, inner) = max over extent. n->saved keeps, per
- * output element, the index along extent of the first maximum; a NaN counts as the maximum.
+ * output element, the index along extent of the first maximum. A NaN counts as the maximum.
  */
 static hop_status max_forward(hop_graph *g, hop_node *n)
 {
@@ -119,7 +119,7 @@ static hop_status max_forward(hop_graph *g, hop_node *n)
     return HOP_OK;
 }
 
-/* dout: (outer, inner); adds each element into da at its saved maximum. */
+/* dout: (outer, inner). Adds each element into da at its saved maximum. */
 static void max_backward(hop_graph *g, hop_node *n)
 {
     hop_node *a = n->inputs[0];

@@ -14,8 +14,8 @@ extern const unsigned char hop_digits_csv_gz[];
 extern const size_t hop_digits_csv_gz_size;
 
 #define DIGITS_FIELDS (HOP_DIGITS_DIM + 1)
-#define PIXEL_MAX 16
-#define EXCERPT_MAX 48
+#define PIXEL_MAX     16
+#define EXCERPT_MAX   48
 
 void hop_digits_free(hop_digits *digits)
 {
@@ -26,8 +26,7 @@ void hop_digits_free(hop_digits *digits)
     memset(digits, 0, sizeof *digits);
 }
 
-static hop_status grow_digits(hop_digits *digits, int *capacity, const char *source,
-                              hop_error *err)
+static hop_status grow_digits(hop_digits *digits, int *capacity, const char *source, hop_error *err)
 {
     if (digits->n < *capacity)
         return HOP_OK;
@@ -35,8 +34,7 @@ static hop_status grow_digits(hop_digits *digits, int *capacity, const char *sou
         return hop_error_set(err, HOP_ERR_DATA, "%s: more than %d images", source, *capacity);
 
     int new_capacity = *capacity ? *capacity * 2 : 2048;
-    float *images = realloc(digits->images,
-                            (size_t)new_capacity * HOP_DIGITS_DIM * sizeof *images);
+    float *images = realloc(digits->images, (size_t)new_capacity * HOP_DIGITS_DIM * sizeof *images);
     if (images)
         digits->images = images;
     int *labels = realloc(digits->labels, (size_t)new_capacity * sizeof *labels);
@@ -91,8 +89,8 @@ static hop_status parse_digit_line(hop_csv_reader *reader, hop_digits *digits, h
     return HOP_OK;
 }
 
-hop_status hop_digits_parse(const char *buffer, size_t length, const char *source,
-                            hop_digits *out, hop_error *err)
+hop_status hop_digits_parse(const char *buffer, size_t length, const char *source, hop_digits *out,
+                            hop_error *err)
 {
     hop_csv_reader reader;
     int capacity = 0;
@@ -110,8 +108,8 @@ hop_status hop_digits_parse(const char *buffer, size_t length, const char *sourc
     if (status == HOP_OK && more < 0)
         status = err ? err->status : HOP_ERR_PARSE;
     if (status == HOP_OK && out->n == 0)
-        status = hop_error_set(err, HOP_ERR_DATA, "%s: the input has no digit images",
-                               reader.source);
+        status =
+            hop_error_set(err, HOP_ERR_DATA, "%s: the input has no digit images", reader.source);
 
     hop_csv_free(&reader);
     if (status != HOP_OK)
@@ -119,7 +117,7 @@ hop_status hop_digits_parse(const char *buffer, size_t length, const char *sourc
     return status;
 }
 
-/* Inflates a complete gzip member; a stream that ends early is an error. */
+/* Inflates one complete gzip member. A stream that ends early is an error. */
 static hop_status gunzip(const unsigned char *data, size_t size, char **text, size_t *length,
                          hop_error *err)
 {
@@ -129,34 +127,34 @@ static hop_status gunzip(const unsigned char *data, size_t size, char **text, si
         return hop_error_set(err, HOP_ERR_NOMEM, "cannot start zlib for the embedded digits");
 
     size_t capacity = size * 5;
-    int rc = Z_OK;
+    int inflate_status = Z_OK;
     *text = NULL;
     *length = 0;
     stream.next_in = (unsigned char *)data;
     stream.avail_in = (unsigned)size;
-    while (rc == Z_OK) {
+    while (inflate_status == Z_OK) {
         char *grown = realloc(*text, capacity);
         if (!grown) {
-            rc = Z_MEM_ERROR;
+            inflate_status = Z_MEM_ERROR;
             break;
         }
         *text = grown;
         stream.next_out = (unsigned char *)*text + *length;
         stream.avail_out = (unsigned)(capacity - *length);
-        rc = inflate(&stream, Z_NO_FLUSH);
+        inflate_status = inflate(&stream, Z_NO_FLUSH);
         *length = capacity - stream.avail_out;
         capacity *= 2;
     }
     inflateEnd(&stream);
 
-    if (rc == Z_STREAM_END)
+    if (inflate_status == Z_STREAM_END)
         return HOP_OK;
     free(*text);
     *text = NULL;
-    return hop_error_set(err, rc == Z_MEM_ERROR ? HOP_ERR_NOMEM : HOP_ERR_DATA,
+    return hop_error_set(err, inflate_status == Z_MEM_ERROR ? HOP_ERR_NOMEM : HOP_ERR_DATA,
                          "the embedded digits data cannot be decompressed (zlib error %d); "
                          "rebuild the library",
-                         rc);
+                         inflate_status);
 }
 
 hop_status hop_digits_load(hop_digits *out, hop_error *err)
@@ -291,8 +289,8 @@ static void draw_bag(const digit_pools *pools, const int *pool, int pool_size, i
 {
     int has_target = 0;
     for (int i = 0; i < size; i++) {
-        images[i] = positive ? draw(rng, pool, pool_size)
-                             : draw(rng, pools->others, pools->n_others);
+        images[i] =
+            positive ? draw(rng, pool, pool_size) : draw(rng, pools->others, pools->n_others);
         has_target |= digits->labels[images[i]] == target;
     }
     if (positive && !has_target)
@@ -375,9 +373,9 @@ hop_status hop_digit_bags_make(const hop_digits *digits, const int *pool, int po
     if (status == HOP_OK)
         status = fill_bags(digits, pool, pool_size, options, &pools, rng, &arrays, total, err);
     if (status == HOP_OK)
-        status = hop_mil_from_arrays(options->n_bags, HOP_DIGITS_DIM, arrays.features,
-                                     arrays.sizes, arrays.labels, NULL, arrays.instance_labels,
-                                     "digit bags", out, err);
+        status = hop_mil_from_arrays(options->n_bags, HOP_DIGITS_DIM, arrays.features, arrays.sizes,
+                                     arrays.labels, NULL, arrays.instance_labels, "digit bags", out,
+                                     err);
 
     free(pools.targets);
     free(pools.others);

@@ -9,8 +9,8 @@ static hop_status count_classes(const int *labels, int n, int counts[2], hop_err
     counts[1] = 0;
     for (int i = 0; i < n; i++) {
         if (labels[i] != 0 && labels[i] != 1)
-            return hop_error_set(err, HOP_ERR_ARG, "bag %d has label %d; labels must be 0 or 1",
-                                 i, labels[i]);
+            return hop_error_set(err, HOP_ERR_ARG, "bag %d has label %d; labels must be 0 or 1", i,
+                                 labels[i]);
         counts[labels[i]]++;
     }
     return HOP_OK;
@@ -39,8 +39,10 @@ hop_status hop_stratified_folds(const int *labels, int n, int k, hop_rng *rng, i
                                 hop_error *err)
 {
     if (n < 1 || !labels || !fold_of || !rng)
-        return hop_error_set(err, HOP_ERR_ARG, "stratified folds need labels, a fold array and "
-                             "a random generator for at least one bag (got %d bags)", n);
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "stratified folds need labels, a fold array and "
+                             "a random generator for at least one bag (got %d bags)",
+                             n);
 
     int counts[2];
     hop_status status = count_classes(labels, n, counts, err);

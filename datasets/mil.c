@@ -98,8 +98,8 @@ static hop_status check_bag_arrays(int n_bags, const int *bag_sizes, const int *
                                  name, b, bag_sizes[b]);
         if (labels[b] != 0 && labels[b] != 1)
             return hop_error_set(err, HOP_ERR_DATA,
-                                 "bag \"%s\" (index %d) has label %d; labels must be 0 or 1",
-                                 name, b, labels[b]);
+                                 "bag \"%s\" (index %d) has label %d; labels must be 0 or 1", name,
+                                 b, labels[b]);
         total += bag_sizes[b];
         if (total > INT_MAX)
             return hop_error_set(err, HOP_ERR_ARG,
@@ -123,16 +123,16 @@ static hop_status check_instances(const char *source, const float *features,
                                      source, i, j, features[(size_t)i * (size_t)dim + (size_t)j]);
         if (instance_labels && instance_labels[i] != 0 && instance_labels[i] != 1)
             return hop_error_set(err, HOP_ERR_DATA,
-                                 "%s: instance %d has instance label %d; it must be 0 or 1",
-                                 source, i, instance_labels[i]);
+                                 "%s: instance %d has instance label %d; it must be 0 or 1", source,
+                                 i, instance_labels[i]);
     }
     return HOP_OK;
 }
 
 hop_status hop_mil_from_arrays(int n_bags, int dim, const float *features, const int *bag_sizes,
                                const int *labels, const char *const *names,
-                               const int *instance_labels, const char *source,
-                               hop_mil_dataset *out, hop_error *err)
+                               const int *instance_labels, const char *source, hop_mil_dataset *out,
+                               hop_error *err)
 {
     memset(out, 0, sizeof *out);
     if (n_bags < 1 || dim < 1 || !features || !bag_sizes || !labels)
@@ -167,6 +167,22 @@ hop_status hop_mil_from_arrays(int n_bags, int dim, const float *features, const
     return HOP_OK;
 }
 
+static const char *source_name(const hop_mil_dataset *dataset)
+{
+    return dataset->source ? dataset->source : "<dataset>";
+}
+
+static const char *bag_name(const hop_mil_dataset *dataset, int bag)
+{
+    return dataset->bag_names ? dataset->bag_names[bag] : NULL;
+}
+
+static const char *display_name(const hop_mil_dataset *dataset, int bag)
+{
+    const char *name = bag_name(dataset, bag);
+    return name ? name : "?";
+}
+
 static int bag_size(const hop_mil_dataset *dataset, int bag)
 {
     return dataset->bag_start[bag + 1] - dataset->bag_start[bag];
@@ -182,17 +198,19 @@ static hop_status check_selection(const hop_mil_dataset *dataset, const int *bag
             return hop_error_set(err, HOP_ERR_ARG,
                                  "%s: bag index %d (selection entry %d) is out of range; the "
                                  "dataset has bags 0 to %d",
-                                 dataset->source, b, i, dataset->n_bags - 1);
+                                 source_name(dataset), b, i, dataset->n_bags - 1);
         if (bag_size(dataset, b) < 1)
             return hop_error_set(err, HOP_ERR_DATA,
                                  "%s: bag \"%s\" (index %d) is empty; every bag needs at least "
                                  "one instance",
-                                 dataset->source, dataset->bag_names[b], b);
+                                 source_name(dataset), display_name(dataset, b), b);
         *n_instances += bag_size(dataset, b);
     }
     if (*n_instances > INT_MAX)
-        return hop_error_set(err, HOP_ERR_ARG, "%s: the selected bags have %lld instances, more "
-                             "than %d", dataset->source, *n_instances, INT_MAX);
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "%s: the selected bags have %lld instances, more "
+                             "than %d",
+                             source_name(dataset), *n_instances, INT_MAX);
     return HOP_OK;
 }
 
@@ -217,22 +235,21 @@ hop_status hop_mil_subset(const hop_mil_dataset *dataset, const int *bags, int n
 {
     memset(out, 0, sizeof *out);
     if (n_bags < 1 || !bags)
-        return hop_error_set(err, HOP_ERR_ARG,
-                             "%s: a subset needs at least one bag index (got %d)",
-                             dataset->source, n_bags);
+        return hop_error_set(err, HOP_ERR_ARG, "%s: a subset needs at least one bag index (got %d)",
+                             source_name(dataset), n_bags);
 
     long long n_instances = 0;
     hop_status status = check_selection(dataset, bags, n_bags, &n_instances, err);
     if (status == HOP_OK)
         status = allocate(out, n_bags, (int)n_instances, dataset->dim,
-                          dataset->instance_labels != NULL, dataset->source, err);
+                          dataset->instance_labels != NULL, source_name(dataset), err);
     if (status != HOP_OK)
         return status;
 
     out->bag_start[0] = 0;
     for (int i = 0; i < n_bags; i++) {
         copy_bag(dataset, bags[i], out, i);
-        status = set_name(out, i, dataset->bag_names[bags[i]], err);
+        status = set_name(out, i, bag_name(dataset, bags[i]), err);
         if (status != HOP_OK)
             return status;
     }
@@ -250,27 +267,33 @@ void hop_mil_class_counts(const hop_mil_dataset *dataset, int counts[2])
 
 static hop_status check_layout(const hop_mil_dataset *dataset, hop_error *err)
 {
-    const char *source = dataset->source ? dataset->source : "<dataset>";
+    const char *source = source_name(dataset);
 
     if (dataset->n_bags < 1 || dataset->dim < 1 || !dataset->features || !dataset->bag_start ||
         !dataset->labels)
-        return hop_error_set(err, HOP_ERR_DATA, "%s: the dataset has %d bags and %d features; "
-                             "it needs at least one of each", source, dataset->n_bags,
-                             dataset->dim);
+        return hop_error_set(err, HOP_ERR_DATA,
+                             "%s: the dataset has %d bags and %d features; "
+                             "it needs at least one of each",
+                             source, dataset->n_bags, dataset->dim);
     if (dataset->bag_start[0] != 0 || dataset->bag_start[dataset->n_bags] != dataset->n_instances)
         return hop_error_set(err, HOP_ERR_DATA,
                              "%s: bag offsets run from %d to %d but must run from 0 to the %d "
-                             "instances", source, dataset->bag_start[0],
-                             dataset->bag_start[dataset->n_bags], dataset->n_instances);
+                             "instances",
+                             source, dataset->bag_start[0], dataset->bag_start[dataset->n_bags],
+                             dataset->n_instances);
 
     for (int b = 0; b < dataset->n_bags; b++) {
-        const char *name = dataset->bag_names ? dataset->bag_names[b] : "?";
+        const char *name = display_name(dataset, b);
         if (bag_size(dataset, b) < 1)
-            return hop_error_set(err, HOP_ERR_DATA, "%s: bag \"%s\" (index %d) is empty; every "
-                                 "bag needs at least one instance", source, name, b);
+            return hop_error_set(err, HOP_ERR_DATA,
+                                 "%s: bag \"%s\" (index %d) is empty; every "
+                                 "bag needs at least one instance",
+                                 source, name, b);
         if (dataset->labels[b] != 0 && dataset->labels[b] != 1)
-            return hop_error_set(err, HOP_ERR_DATA, "%s: bag \"%s\" has label %d; labels must "
-                                 "be 0 or 1", source, name, dataset->labels[b]);
+            return hop_error_set(err, HOP_ERR_DATA,
+                                 "%s: bag \"%s\" has label %d; labels must "
+                                 "be 0 or 1",
+                                 source, name, dataset->labels[b]);
     }
     return HOP_OK;
 }
@@ -279,8 +302,7 @@ hop_status hop_mil_validate(const hop_mil_dataset *dataset, hop_error *err)
 {
     hop_status status = check_layout(dataset, err);
     if (status == HOP_OK)
-        status = check_instances(dataset->source ? dataset->source : "<dataset>",
-                                 dataset->features, dataset->instance_labels,
+        status = check_instances(source_name(dataset), dataset->features, dataset->instance_labels,
                                  dataset->n_instances, dataset->dim, err);
     if (status != HOP_OK)
         return status;
@@ -291,7 +313,6 @@ hop_status hop_mil_validate(const hop_mil_dataset *dataset, hop_error *err)
         return hop_error_set(err, HOP_ERR_DATA,
                              "%s: the dataset has %d negative and %d positive bags; training "
                              "and cross-validation need at least 2 bags of each class",
-                             dataset->source ? dataset->source : "<dataset>", counts[0],
-                             counts[1]);
+                             source_name(dataset), counts[0], counts[1]);
     return HOP_OK;
 }

@@ -12,7 +12,7 @@
 #include "csv.h"
 
 #define EXCERPT_MAX 48
-#define READ_CHUNK (1 << 16)
+#define READ_CHUNK  (1 << 16)
 
 typedef struct mil_parser {
     hop_csv_reader reader;
@@ -36,23 +36,23 @@ typedef struct mil_parser {
     size_t slots_capacity;
 } mil_parser;
 
-static void parser_free(mil_parser *p)
+static void parser_free(mil_parser *parser)
 {
-    for (int b = 0; b < p->n_bags; b++)
-        free(p->names[b]);
-    free(p->names);
-    free(p->features);
-    free(p->bag_start);
-    free(p->labels);
-    free(p->first_line);
-    free(p->last_line);
-    free(p->slots);
-    hop_csv_free(&p->reader);
+    for (int b = 0; b < parser->n_bags; b++)
+        free(parser->names[b]);
+    free(parser->names);
+    free(parser->features);
+    free(parser->bag_start);
+    free(parser->labels);
+    free(parser->first_line);
+    free(parser->last_line);
+    free(parser->slots);
+    hop_csv_free(&parser->reader);
 }
 
-static const char *source_of(const mil_parser *p)
+static const char *source_of(const mil_parser *parser)
 {
-    return p->reader.source;
+    return parser->reader.source;
 }
 
 static int field_equals(const hop_csv_field *field, const char *name)
@@ -70,143 +70,144 @@ static uint64_t hash_bytes(const char *text, size_t length)
     return hash;
 }
 
-/* Returns the slot that holds field's bag, or the empty slot where it would go. */
-static size_t find_slot(const mil_parser *p, const char *text, size_t length)
+/* Returns the slot that contains the bag named text, or the empty slot where it would go. */
+static size_t find_slot(const mil_parser *parser, const char *text, size_t length)
 {
-    size_t mask = p->slots_capacity - 1;
+    size_t mask = parser->slots_capacity - 1;
     size_t slot = (size_t)hash_bytes(text, length) & mask;
     hop_csv_field key = {.text = text, .length = length};
 
-    while (p->slots[slot] && !field_equals(&key, p->names[p->slots[slot] - 1]))
+    while (parser->slots[slot] && !field_equals(&key, parser->names[parser->slots[slot] - 1]))
         slot = (slot + 1) & mask;
     return slot;
 }
 
-static int find_bag(const mil_parser *p, const hop_csv_field *key)
+static int find_bag(const mil_parser *parser, const hop_csv_field *key)
 {
-    if (!p->slots_capacity)
+    if (!parser->slots_capacity)
         return -1;
-    size_t slot = find_slot(p, key->text, key->length);
-    return p->slots[slot] - 1;
+    size_t slot = find_slot(parser, key->text, key->length);
+    return parser->slots[slot] - 1;
 }
 
 /* Keeps the name index at most half full so that probe runs stay short. */
-static hop_status grow_index(mil_parser *p, hop_error *err)
+static hop_status grow_index(mil_parser *parser, hop_error *err)
 {
-    if ((size_t)p->n_bags * 2 < p->slots_capacity)
+    if ((size_t)parser->n_bags * 2 < parser->slots_capacity)
         return HOP_OK;
 
-    size_t old_capacity = p->slots_capacity;
-    int *old_slots = p->slots;
-    p->slots_capacity = old_capacity ? old_capacity * 2 : 64;
-    p->slots = calloc(p->slots_capacity, sizeof *p->slots);
-    if (!p->slots) {
-        p->slots = old_slots;
-        p->slots_capacity = old_capacity;
+    size_t old_capacity = parser->slots_capacity;
+    int *old_slots = parser->slots;
+    parser->slots_capacity = old_capacity ? old_capacity * 2 : 64;
+    parser->slots = calloc(parser->slots_capacity, sizeof *parser->slots);
+    if (!parser->slots) {
+        parser->slots = old_slots;
+        parser->slots_capacity = old_capacity;
         return hop_error_set(err, HOP_ERR_NOMEM, "%s: out of memory indexing %d bags",
-                             source_of(p), p->n_bags);
+                             source_of(parser), parser->n_bags);
     }
     for (size_t i = 0; i < old_capacity; i++) {
         if (old_slots[i]) {
-            const char *name = p->names[old_slots[i] - 1];
-            p->slots[find_slot(p, name, strlen(name))] = old_slots[i];
+            const char *name = parser->names[old_slots[i] - 1];
+            parser->slots[find_slot(parser, name, strlen(name))] = old_slots[i];
         }
     }
     free(old_slots);
     return HOP_OK;
 }
 
-static hop_status grow_bags(mil_parser *p, hop_error *err)
+static hop_status grow_bags(mil_parser *parser, hop_error *err)
 {
-    if (p->n_bags + 1 < p->bags_capacity)
+    if (parser->n_bags + 1 < parser->bags_capacity)
         return HOP_OK;
 
-    size_t capacity = p->bags_capacity ? (size_t)p->bags_capacity * 2 : 64;
+    size_t capacity = parser->bags_capacity ? (size_t)parser->bags_capacity * 2 : 64;
     if (capacity > INT_MAX)
-        return hop_error_set(err, HOP_ERR_DATA, "%s:%ld: too many bags (%d)", source_of(p),
-                             p->reader.line, p->n_bags);
-    int *bag_start = realloc(p->bag_start, capacity * sizeof *bag_start);
+        return hop_error_set(err, HOP_ERR_DATA, "%s:%ld: too many bags (%d)", source_of(parser),
+                             parser->reader.line, parser->n_bags);
+    int *bag_start = realloc(parser->bag_start, capacity * sizeof *bag_start);
     if (bag_start)
-        p->bag_start = bag_start;
-    int *labels = realloc(p->labels, capacity * sizeof *labels);
+        parser->bag_start = bag_start;
+    int *labels = realloc(parser->labels, capacity * sizeof *labels);
     if (labels)
-        p->labels = labels;
-    char **names = realloc(p->names, capacity * sizeof *names);
+        parser->labels = labels;
+    char **names = realloc(parser->names, capacity * sizeof *names);
     if (names)
-        p->names = names;
-    long *first_line = realloc(p->first_line, capacity * sizeof *first_line);
+        parser->names = names;
+    long *first_line = realloc(parser->first_line, capacity * sizeof *first_line);
     if (first_line)
-        p->first_line = first_line;
-    long *last_line = realloc(p->last_line, capacity * sizeof *last_line);
+        parser->first_line = first_line;
+    long *last_line = realloc(parser->last_line, capacity * sizeof *last_line);
     if (last_line)
-        p->last_line = last_line;
+        parser->last_line = last_line;
 
     if (!bag_start || !labels || !names || !first_line || !last_line)
-        return hop_error_set(err, HOP_ERR_NOMEM, "%s: out of memory for %d bags", source_of(p),
-                             p->n_bags + 1);
-    p->bags_capacity = (int)capacity;
+        return hop_error_set(err, HOP_ERR_NOMEM, "%s: out of memory for %d bags", source_of(parser),
+                             parser->n_bags + 1);
+    parser->bags_capacity = (int)capacity;
     return HOP_OK;
 }
 
-static hop_status add_bag(mil_parser *p, const hop_csv_field *key, int label, hop_error *err)
+static hop_status add_bag(mil_parser *parser, const hop_csv_field *key, int label, hop_error *err)
 {
-    hop_status status = grow_bags(p, err);
+    hop_status status = grow_bags(parser, err);
     if (status == HOP_OK)
-        status = grow_index(p, err);
+        status = grow_index(parser, err);
     if (status != HOP_OK)
         return status;
 
     char *name = malloc(key->length + 1);
     if (!name)
         return hop_error_set(err, HOP_ERR_NOMEM, "%s: out of memory for a bag name",
-                             source_of(p));
+                             source_of(parser));
     memcpy(name, key->text, key->length);
     name[key->length] = '\0';
 
-    int b = p->n_bags++;
-    p->names[b] = name;
-    p->labels[b] = label;
-    p->bag_start[b] = p->n_instances;
-    p->first_line[b] = p->reader.line;
-    p->last_line[b] = p->reader.line;
-    p->slots[find_slot(p, key->text, key->length)] = b + 1;
+    int b = parser->n_bags++;
+    parser->names[b] = name;
+    parser->labels[b] = label;
+    parser->bag_start[b] = parser->n_instances;
+    parser->first_line[b] = parser->reader.line;
+    parser->last_line[b] = parser->reader.line;
+    parser->slots[find_slot(parser, key->text, key->length)] = b + 1;
     return HOP_OK;
 }
 
 /* Adds the current line to the bag named key, which must be the last bag or a new one. */
-static hop_status assign_bag(mil_parser *p, const hop_csv_field *key, int label, hop_error *err)
+static hop_status assign_bag(mil_parser *parser, const hop_csv_field *key, int label,
+                             hop_error *err)
 {
-    long line = p->reader.line;
-    int last = p->n_bags - 1;
+    long line = parser->reader.line;
+    int last = parser->n_bags - 1;
     char text[EXCERPT_MAX];
 
-    if (last >= 0 && field_equals(key, p->names[last])) {
-        if (p->labels[last] != label)
+    if (last >= 0 && field_equals(key, parser->names[last])) {
+        if (parser->labels[last] != label)
             return hop_error_set(err, HOP_ERR_DATA,
                                  "%s:%ld: bag \"%.48s\" has label %d here but label %d on line "
                                  "%ld; all instances of a bag need the same label",
-                                 source_of(p), line, p->names[last], label, p->labels[last],
-                                 p->first_line[last]);
-        p->last_line[last] = line;
+                                 source_of(parser), line, parser->names[last], label,
+                                 parser->labels[last], parser->first_line[last]);
+        parser->last_line[last] = line;
         return HOP_OK;
     }
 
-    int earlier = find_bag(p, key);
+    int earlier = find_bag(parser, key);
     if (earlier >= 0)
         return hop_error_set(err, HOP_ERR_DATA,
                              "%s:%ld: bag \"%s\" appears again after bag \"%.48s\" started on "
-                             "line %ld, but its instances are on lines %ld to %ld; put all "
-                             "instances of a bag on consecutive lines",
-                             source_of(p), line, hop_csv_excerpt(key, text, sizeof text),
-                             p->names[last], p->first_line[last], p->first_line[earlier],
-                             p->last_line[earlier]);
-    return add_bag(p, key, label, err);
+                             "line %ld, but its earlier instances are on lines %ld to %ld; put "
+                             "all instances of a bag on consecutive lines",
+                             source_of(parser), line, hop_csv_excerpt(key, text, sizeof text),
+                             parser->names[last], parser->first_line[last],
+                             parser->first_line[earlier], parser->last_line[earlier]);
+    return add_bag(parser, key, label, err);
 }
 
-static hop_status read_label(mil_parser *p, int column, const char *what, int *label,
+static hop_status read_label(mil_parser *parser, int column, const char *what, int *label,
                              hop_error *err)
 {
-    const hop_csv_field *field = &p->reader.fields[column];
+    const hop_csv_field *field = &parser->reader.fields[column];
     char text[EXCERPT_MAX];
     float value = 0.0f;
 
@@ -214,161 +215,161 @@ static hop_status read_label(mil_parser *p, int column, const char *what, int *l
         return hop_error_set(err, HOP_ERR_PARSE,
                              "%s:%ld: column %d (%s) is missing; write 0 (negative) or 1 "
                              "(positive)",
-                             source_of(p), p->reader.line, column + 1, what);
-    hop_status status = hop_csv_float(&p->reader, column, what, 0, &value, err);
+                             source_of(parser), parser->reader.line, column + 1, what);
+    hop_status status = hop_csv_float(&parser->reader, column, what, 0, &value, err);
     if (status != HOP_OK)
         return status;
     if (value != 0.0f && value != 1.0f)
         return hop_error_set(err, HOP_ERR_DATA,
                              "%s:%ld: column %d (%s): \"%s\" is not a valid label; use 0 "
                              "(negative) or 1 (positive)",
-                             source_of(p), p->reader.line, column + 1, what,
+                             source_of(parser), parser->reader.line, column + 1, what,
                              hop_csv_excerpt(field, text, sizeof text));
     *label = (int)value;
     return HOP_OK;
 }
 
-static hop_status grow_rows(mil_parser *p, hop_error *err)
+static hop_status grow_rows(mil_parser *parser, hop_error *err)
 {
-    if ((size_t)p->n_instances < p->rows_capacity)
+    if ((size_t)parser->n_instances < parser->rows_capacity)
         return HOP_OK;
-    if (p->n_instances == INT_MAX)
-        return hop_error_set(err, HOP_ERR_DATA, "%s:%ld: more than %d instances", source_of(p),
-                             p->reader.line, INT_MAX);
+    if (parser->n_instances == INT_MAX)
+        return hop_error_set(err, HOP_ERR_DATA, "%s:%ld: more than %d instances", source_of(parser),
+                             parser->reader.line, INT_MAX);
 
-    size_t capacity = p->rows_capacity ? p->rows_capacity * 2 : 256;
+    size_t capacity = parser->rows_capacity ? parser->rows_capacity * 2 : 256;
     float *features = NULL;
-    if (capacity <= SIZE_MAX / sizeof(float) / (size_t)p->dim)
-        features = realloc(p->features, capacity * (size_t)p->dim * sizeof *features);
+    if (capacity <= SIZE_MAX / sizeof(float) / (size_t)parser->dim)
+        features = realloc(parser->features, capacity * (size_t)parser->dim * sizeof *features);
     if (!features)
         return hop_error_set(err, HOP_ERR_NOMEM, "%s:%ld: out of memory for %zu instances",
-                             source_of(p), p->reader.line, capacity);
-    p->features = features;
-    p->rows_capacity = capacity;
+                             source_of(parser), parser->reader.line, capacity);
+    parser->features = features;
+    parser->rows_capacity = capacity;
     return HOP_OK;
 }
 
-static hop_status read_features(mil_parser *p, hop_error *err)
+static hop_status read_features(mil_parser *parser, hop_error *err)
 {
-    hop_status status = grow_rows(p, err);
+    hop_status status = grow_rows(parser, err);
     if (status != HOP_OK)
         return status;
 
-    float *row = p->features + (size_t)p->n_instances * (size_t)p->dim;
-    for (int j = 0; j < p->dim; j++) {
-        status = hop_csv_float(&p->reader, 2 + j, "feature", j + 1, &row[j], err);
+    float *row = parser->features + (size_t)parser->n_instances * (size_t)parser->dim;
+    for (int j = 0; j < parser->dim; j++) {
+        status = hop_csv_float(&parser->reader, 2 + j, "feature", j + 1, &row[j], err);
         if (status != HOP_OK)
             return status;
     }
-    p->n_instances++;
+    parser->n_instances++;
     return HOP_OK;
 }
 
 /* Picks the format from line 1 and fixes the field count every line must have. */
-static hop_status detect_format(mil_parser *p, hop_error *err)
+static hop_status detect_format(mil_parser *parser, hop_error *err)
 {
-    const hop_csv_field *first = &p->reader.fields[0];
+    const hop_csv_field *first = &parser->reader.fields[0];
 
     if (first->length == 0)
         return hop_error_set(err, HOP_ERR_PARSE,
                              "%s:1: column 1 is empty; it must be a bag label (0 or 1) for the "
                              "CSV format or a molecule name for the UCI Musk format",
-                             source_of(p));
-    p->musk = !hop_csv_is_number(&p->reader, first);
-    p->n_fields = p->reader.n_fields;
-    p->dim = p->n_fields - (p->musk ? 3 : 2);
-    if (p->dim < 1)
+                             source_of(parser));
+    parser->musk = !hop_csv_is_number(&parser->reader, first);
+    parser->n_fields = parser->reader.n_fields;
+    parser->dim = parser->n_fields - (parser->musk ? 3 : 2);
+    if (parser->dim < 1)
         return hop_error_set(err, HOP_ERR_PARSE,
                              "%s:1: found %d fields, but the %s format needs %s and at least one "
                              "feature",
-                             source_of(p), p->n_fields, p->musk ? "UCI Musk" : "CSV",
-                             p->musk ? "molecule_name,conformation_name,features...,class"
-                                     : "bag_label,bag_id,features...");
+                             source_of(parser), parser->n_fields, parser->musk ? "UCI Musk" : "CSV",
+                             parser->musk ? "molecule_name,conformation_name,features...,class"
+                                          : "bag_label,bag_id,features...");
     return HOP_OK;
 }
 
-static hop_status parse_line(mil_parser *p, hop_error *err)
+static hop_status parse_line(mil_parser *parser, hop_error *err)
 {
-    hop_csv_reader *reader = &p->reader;
+    hop_csv_reader *reader = &parser->reader;
 
-    if (reader->n_fields != p->n_fields)
+    if (reader->n_fields != parser->n_fields)
         return hop_error_set(err, HOP_ERR_PARSE,
                              "%s:%ld: expected %d fields as on line 1, found %d; every line "
                              "needs the same number of features",
-                             source_of(p), reader->line, p->n_fields, reader->n_fields);
+                             source_of(parser), reader->line, parser->n_fields, reader->n_fields);
 
-    int label_column = p->musk ? p->n_fields - 1 : 0;
-    int key_column = p->musk ? 0 : 1;
-    const char *label_name = p->musk ? "class" : "bag label";
-    const char *key_name = p->musk ? "molecule name" : "bag id";
+    int label_column = parser->musk ? parser->n_fields - 1 : 0;
+    int key_column = parser->musk ? 0 : 1;
+    const char *label_name = parser->musk ? "class" : "bag label";
+    const char *key_name = parser->musk ? "molecule name" : "bag id";
     int label = 0;
 
-    hop_status status = read_label(p, label_column, label_name, &label, err);
+    hop_status status = read_label(parser, label_column, label_name, &label, err);
     if (status != HOP_OK)
         return status;
     if (reader->fields[key_column].length == 0)
         return hop_error_set(err, HOP_ERR_PARSE, "%s:%ld: column %d (%s) is missing; fill it in",
-                             source_of(p), reader->line, key_column + 1, key_name);
-    status = assign_bag(p, &reader->fields[key_column], label, err);
+                             source_of(parser), reader->line, key_column + 1, key_name);
+    status = assign_bag(parser, &reader->fields[key_column], label, err);
     if (status != HOP_OK)
         return status;
-    return read_features(p, err);
+    return read_features(parser, err);
 }
 
-static hop_status finish(mil_parser *p, hop_mil_dataset *out, hop_error *err)
+static hop_status finish(mil_parser *parser, hop_mil_dataset *out, hop_error *err)
 {
-    char *source = malloc(strlen(source_of(p)) + 1);
+    char *source = malloc(strlen(source_of(parser)) + 1);
     if (!source)
         return hop_error_set(err, HOP_ERR_NOMEM, "out of memory");
-    strcpy(source, source_of(p));
+    strcpy(source, source_of(parser));
 
-    p->bag_start[p->n_bags] = p->n_instances;
+    parser->bag_start[parser->n_bags] = parser->n_instances;
     *out = (hop_mil_dataset){
-        .n_bags = p->n_bags,
-        .n_instances = p->n_instances,
-        .dim = p->dim,
-        .features = p->features,
-        .bag_start = p->bag_start,
-        .labels = p->labels,
-        .bag_names = p->names,
+        .n_bags = parser->n_bags,
+        .n_instances = parser->n_instances,
+        .dim = parser->dim,
+        .features = parser->features,
+        .bag_start = parser->bag_start,
+        .labels = parser->labels,
+        .bag_names = parser->names,
         .instance_labels = NULL,
         .source = source,
     };
-    p->features = NULL;
-    p->bag_start = NULL;
-    p->labels = NULL;
-    p->names = NULL;
-    p->n_bags = 0;
+    parser->features = NULL;
+    parser->bag_start = NULL;
+    parser->labels = NULL;
+    parser->names = NULL;
+    parser->n_bags = 0;
     return HOP_OK;
 }
 
 hop_status hop_mil_parse(const char *buffer, size_t length, const char *source,
                          hop_mil_dataset *out, hop_error *err)
 {
-    mil_parser p;
-    memset(&p, 0, sizeof p);
+    mil_parser parser;
+    memset(&parser, 0, sizeof parser);
     memset(out, 0, sizeof *out);
-    hop_csv_init(&p.reader, buffer, length, source);
+    hop_csv_init(&parser.reader, buffer, length, source);
 
     hop_status status = HOP_OK;
-    int more = hop_csv_next(&p.reader, err);
+    int more = hop_csv_next(&parser.reader, err);
     if (more == 0)
         status = hop_error_set(err, HOP_ERR_DATA,
                                "%s: the input is empty or blank; expected one instance per line",
-                               source_of(&p));
+                               source_of(&parser));
     else if (more > 0)
-        status = detect_format(&p, err);
+        status = detect_format(&parser, err);
 
     while (status == HOP_OK && more > 0) {
-        status = parse_line(&p, err);
+        status = parse_line(&parser, err);
         if (status == HOP_OK)
-            more = hop_csv_next(&p.reader, err);
+            more = hop_csv_next(&parser.reader, err);
     }
     if (status == HOP_OK && more < 0)
         status = err ? err->status : HOP_ERR_PARSE;
     if (status == HOP_OK)
-        status = finish(&p, out, err);
-    parser_free(&p);
+        status = finish(&parser, out, err);
+    parser_free(&parser);
     return status;
 }
 

@@ -14,13 +14,18 @@ void hop_standardizer_free(hop_standardizer *standardizer)
     memset(standardizer, 0, sizeof *standardizer);
 }
 
+static const char *source_name(const hop_mil_dataset *dataset)
+{
+    return dataset->source ? dataset->source : "<dataset>";
+}
+
 static hop_status check_bags(const hop_mil_dataset *dataset, const int *bags, int n_bags,
                              long long *n_instances, hop_error *err)
 {
     if (n_bags < 1 || !bags)
         return hop_error_set(err, HOP_ERR_ARG,
                              "%s: standardisation needs at least one bag to fit on (got %d)",
-                             dataset->source, n_bags);
+                             source_name(dataset), n_bags);
 
     *n_instances = 0;
     for (int i = 0; i < n_bags; i++) {
@@ -28,18 +33,18 @@ static hop_status check_bags(const hop_mil_dataset *dataset, const int *bags, in
             return hop_error_set(err, HOP_ERR_ARG,
                                  "%s: bag index %d (entry %d) is out of range; the dataset has "
                                  "bags 0 to %d",
-                                 dataset->source, bags[i], i, dataset->n_bags - 1);
+                                 source_name(dataset), bags[i], i, dataset->n_bags - 1);
         *n_instances += dataset->bag_start[bags[i] + 1] - dataset->bag_start[bags[i]];
     }
     if (*n_instances == 0)
         return hop_error_set(err, HOP_ERR_DATA, "%s: the %d bags to fit on have no instances",
-                             dataset->source, n_bags);
+                             source_name(dataset), n_bags);
     return HOP_OK;
 }
 
 /* Adds each feature of the selected instances to sum and tracks its minimum and maximum. */
-static void sum_features(const hop_mil_dataset *dataset, const int *bags, int n_bags,
-                         double *sum, float *min, float *max)
+static void sum_features(const hop_mil_dataset *dataset, const int *bags, int n_bags, double *sum,
+                         float *min, float *max)
 {
     size_t dim = (size_t)dataset->dim;
     for (size_t j = 0; j < dim; j++) {
@@ -116,7 +121,7 @@ hop_status hop_standardizer_apply(const hop_standardizer *standardizer, hop_mil_
         return hop_error_set(err, HOP_ERR_SHAPE,
                              "%s: the standardizer was fitted on %d features but the dataset "
                              "has %d",
-                             dataset->source, standardizer->dim, dataset->dim);
+                             source_name(dataset), standardizer->dim, dataset->dim);
 
     for (int i = 0; i < dataset->n_instances; i++) {
         float *row = dataset->features + (size_t)i * (size_t)dataset->dim;

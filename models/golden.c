@@ -330,9 +330,13 @@ static hop_status parse_kind_and_name(parser *p, char **cursor, hop_golden_tenso
     if (k < 0)
         return parse_fail(p, HOP_ERR_PARSE, "unknown tensor kind '%s'", kind);
     t->kind = (hop_golden_kind)k;
-    if (hop_golden_find(p->current, t->kind, name))
-        return parse_fail(p, HOP_ERR_PARSE, "second %s record '%s' in case '%s'", kind, name,
-                          p->current->name);
+
+    /* t is the case's last tensor; compare against the records before it. */
+    const hop_golden_case *c = p->current;
+    for (int i = 0; i < c->n_tensors - 1; i++)
+        if (c->tensors[i].kind == t->kind && strcmp(c->tensors[i].name, name) == 0)
+            return parse_fail(p, HOP_ERR_PARSE, "second %s record '%s' in case '%s'", kind,
+                              name, c->name);
     return copy_string(p, name, &t->name);
 }
 

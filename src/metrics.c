@@ -15,8 +15,8 @@ static int compare_scores(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static hop_status check_labels(const float *values, const int *labels, size_t n,
-                               const char *what, size_t counts[2], hop_error *err)
+static hop_status check_labels(const float *values, const int *labels, size_t n, const char *what,
+                               size_t counts[2], hop_error *err)
 {
     counts[0] = 0;
     counts[1] = 0;
@@ -79,8 +79,8 @@ hop_status hop_roc_auc(const float *scores, const int *labels, size_t n, double 
     return HOP_OK;
 }
 
-hop_status hop_accuracy(const float *probabilities, const int *labels, size_t n,
-                        double *accuracy, hop_error *err)
+hop_status hop_accuracy(const float *probabilities, const int *labels, size_t n, double *accuracy,
+                        hop_error *err)
 {
     if (n == 0)
         return hop_error_set(err, HOP_ERR_ARG, "accuracy needs at least one prediction");
@@ -97,11 +97,11 @@ hop_status hop_accuracy(const float *probabilities, const int *labels, size_t n,
     return HOP_OK;
 }
 
-hop_status hop_mean_std(const double *values, size_t n, double *mean, double *std,
-                        hop_error *err)
+hop_status hop_mean_std(const double *values, size_t n, double *mean, double *std, hop_error *err)
 {
     if (n == 0)
-        return hop_error_set(err, HOP_ERR_ARG, "mean and standard deviation need at least one "
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "mean and standard deviation need at least one "
                              "value");
 
     double sum = 0.0;

@@ -11,9 +11,9 @@
 
 #define MIL_DIR HOP_SHARED_DIR "/data/mil"
 
-#define assert_message_has(err, text)                                                             \
-    cr_assert(strstr((err).message, (text)) != NULL, "message \"%s\" lacks \"%s\"",              \
-              (err).message, (text))
+#define assert_message_has(err, text)                                                              \
+    cr_assert(strstr((err).message, (text)) != NULL, "message \"%s\" lacks \"%s\"", (err).message, \
+              (text))
 
 static hop_status parse_text(const char *text, hop_mil_dataset *dataset, hop_error *err)
 {
@@ -185,8 +185,7 @@ Test(mil_parse, trailing_blank_lines_skipped)
 {
     hop_mil_dataset d;
     hop_error err;
-    cr_assert_eq(parse_text("1,1,1,2\n0,2,3,4\n\n\r\n  \n", &d, &err), HOP_OK, "%s",
-                 err.message);
+    cr_assert_eq(parse_text("1,1,1,2\n0,2,3,4\n\n\r\n  \n", &d, &err), HOP_OK, "%s", err.message);
     cr_assert_eq(d.n_instances, 2);
     cr_assert_eq(d.n_bags, 2);
     hop_mil_free(&d);
@@ -537,8 +536,7 @@ Test(mil_load, gzip_round_trip)
 
     hop_mil_dataset plain, packed;
     hop_error err;
-    cr_assert_eq(hop_mil_parse(text, length, "musk1.csv", &plain, &err), HOP_OK, "%s",
-                 err.message);
+    cr_assert_eq(hop_mil_parse(text, length, "musk1.csv", &plain, &err), HOP_OK, "%s", err.message);
     cr_assert_eq(hop_mil_load(path, &packed, &err), HOP_OK, "%s", err.message);
     assert_same_dataset(&plain, &packed);
     cr_assert_str_eq(packed.source, path);
@@ -618,10 +616,8 @@ Test(mil_files, clean1_matches_musk1_csv)
 {
     hop_mil_dataset csv, uci;
     hop_error err;
-    cr_assert_eq(hop_mil_load(MIL_DIR "/musk1/musk1.csv", &csv, &err), HOP_OK, "%s",
-                 err.message);
-    cr_assert_eq(hop_mil_load(MIL_DIR "/musk1/clean1.data", &uci, &err), HOP_OK, "%s",
-                 err.message);
+    cr_assert_eq(hop_mil_load(MIL_DIR "/musk1/musk1.csv", &csv, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_mil_load(MIL_DIR "/musk1/clean1.data", &uci, &err), HOP_OK, "%s", err.message);
     assert_same_dataset(&csv, &uci);
     cr_assert_str_eq(uci.bag_names[0], "MUSK-188");
     cr_assert_str_eq(csv.bag_names[0], "1");
@@ -720,9 +716,9 @@ Test(mil_build, subset_selects_bags)
     const char *names[] = {"a", "b", "c"};
     hop_mil_dataset d, s;
     hop_error err;
-    cr_assert_eq(hop_mil_from_arrays(3, 2, grid, sizes, labels, names, instance_labels, "grid",
-                                     &d, &err),
-                 HOP_OK, "%s", err.message);
+    cr_assert_eq(
+        hop_mil_from_arrays(3, 2, grid, sizes, labels, names, instance_labels, "grid", &d, &err),
+        HOP_OK, "%s", err.message);
     int picked[] = {2, 1};
     cr_assert_eq(hop_mil_subset(&d, picked, 2, &s, &err), HOP_OK, "%s", err.message);
 
@@ -841,7 +837,7 @@ Test(standardizer, fit_uses_only_given_bags)
     hop_error err;
     cr_assert_eq(hop_standardizer_fit(&s, &d, (int[]){0}, 1, &err), HOP_OK, "%s", err.message);
 
-    /* Bag 1 holds the outlier 100; fitting on bag 0 alone must ignore it. */
+    /* Bag 1 contains the outlier 100, and fitting on bag 0 alone must ignore it. */
     cr_assert_float_eq(s.mean[0], 2.0, 1e-12);
     cr_assert_float_eq(s.std[0], 1.0, 1e-12);
     cr_assert_float_eq(s.mean[1], 10.0, 1e-12);
@@ -863,8 +859,7 @@ Test(standardizer, fit_on_two_bags)
     make_grid_dataset(&d);
     hop_standardizer s = {0};
     hop_error err;
-    cr_assert_eq(hop_standardizer_fit(&s, &d, (int[]){0, 2}, 2, &err), HOP_OK, "%s",
-                 err.message);
+    cr_assert_eq(hop_standardizer_fit(&s, &d, (int[]){0, 2}, 2, &err), HOP_OK, "%s", err.message);
     /* Feature 0 over 1, 3, 7, 8: mean 4.75, population variance 32.75 / 4. */
     cr_assert_float_eq(s.mean[0], 4.75, 1e-12);
     cr_assert_float_eq(s.std[0], sqrt(32.75 / 4), 1e-12);
@@ -926,20 +921,21 @@ static void assert_folds_stratified(const int *labels, const int *fold_of, int n
         counts[labels[i]][fold_of[i]]++;
     }
     for (int c = 0; c < 2; c++) {
-        int lo = n, hi = 0;
+        int min_count = n, max_count = 0;
         for (int f = 0; f < k; f++) {
-            lo = counts[c][f] < lo ? counts[c][f] : lo;
-            hi = counts[c][f] > hi ? counts[c][f] : hi;
+            min_count = counts[c][f] < min_count ? counts[c][f] : min_count;
+            max_count = counts[c][f] > max_count ? counts[c][f] : max_count;
         }
-        cr_assert_leq(hi - lo, 1, "class %d: %d to %d bags per fold", c, lo, hi);
+        cr_assert_leq(max_count - min_count, 1, "class %d: %d to %d bags per fold", c, min_count,
+                      max_count);
     }
-    int lo = n, hi = 0;
+    int min_count = n, max_count = 0;
     for (int f = 0; f < k; f++) {
         int size = counts[0][f] + counts[1][f];
-        lo = size < lo ? size : lo;
-        hi = size > hi ? size : hi;
+        min_count = size < min_count ? size : min_count;
+        max_count = size > max_count ? size : max_count;
     }
-    cr_assert_leq(hi - lo, 1, "fold sizes %d to %d", lo, hi);
+    cr_assert_leq(max_count - min_count, 1, "fold sizes %d to %d", min_count, max_count);
 }
 
 Test(folds, stratified_over_seeds)
@@ -952,8 +948,8 @@ Test(folds, stratified_over_seeds)
         make_labels(labels, 45, 47, &rng);
         for (int i = 0; i < 4; i++) {
             hop_error err;
-            cr_assert_eq(hop_stratified_folds(labels, 92, ks[i], &rng, fold_of, &err), HOP_OK,
-                         "%s", err.message);
+            cr_assert_eq(hop_stratified_folds(labels, 92, ks[i], &rng, fold_of, &err), HOP_OK, "%s",
+                         err.message);
             assert_folds_stratified(labels, fold_of, 92, ks[i]);
         }
     }
@@ -1066,17 +1062,25 @@ Test(digits, embedded_counts)
     cr_assert_arr_eq(histogram, expected, sizeof expected);
 
     for (size_t i = 0; i < (size_t)d.n * HOP_DIGITS_DIM; i++)
-        cr_assert(d.images[i] >= 0.0f && d.images[i] <= 1.0f, "pixel %zu is %g", i,
-                  d.images[i]);
+        cr_assert(d.images[i] >= 0.0f && d.images[i] <= 1.0f, "pixel %zu is %g", i, d.images[i]);
     hop_digits_free(&d);
 }
 
 Test(digits, embedded_first_row)
 {
+    /* The first image, a zero, as 8 rows of 8 pixels. */
+    /* clang-format off */
     static const int first[HOP_DIGITS_DIM] = {
-        0, 0, 5,  13, 9,  1,  0,  0, 0, 0, 13, 15, 10, 15, 5,  0, 0, 3, 15, 2, 0, 11,
-        8, 0, 0,  4,  12, 0,  0,  8, 8, 0, 0,  5,  8,  0,  0,  9, 8, 0, 0,  4, 11, 0,
-        1, 12, 7, 0,  0,  2,  14, 5, 10, 12, 0, 0,  0,  0,  6,  13, 10, 0, 0, 0};
+        0, 0,  5, 13,  9,  1,  0, 0,
+        0, 0, 13, 15, 10, 15,  5, 0,
+        0, 3, 15,  2,  0, 11,  8, 0,
+        0, 4, 12,  0,  0,  8,  8, 0,
+        0, 5,  8,  0,  0,  9,  8, 0,
+        0, 4, 11,  0,  1, 12,  7, 0,
+        0, 2, 14,  5, 10, 12,  0, 0,
+        0, 0,  6, 13, 10,  0,  0, 0,
+    };
+    /* clang-format on */
     hop_digits d;
     hop_error err;
     cr_assert_eq(hop_digits_load(&d, &err), HOP_OK, "%s", err.message);
@@ -1135,8 +1139,8 @@ Test(digits, split_pools_disjoint)
     hop_rng rng;
     hop_rng_seed(&rng, 11);
     hop_error err;
-    cr_assert_eq(hop_digits_split_pools(HOP_DIGITS_COUNT, 1200, &rng, train, test, &err),
-                 HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_digits_split_pools(HOP_DIGITS_COUNT, 1200, &rng, train, test, &err), HOP_OK,
+                 "%s", err.message);
 
     int seen[HOP_DIGITS_COUNT] = {0};
     for (int i = 0; i < 1200; i++)
@@ -1173,8 +1177,7 @@ Test(digit_bags, labels_follow_target)
     hop_rng rng;
     hop_rng_seed(&rng, 5);
     hop_mil_dataset bags;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags,
-                                     &err),
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags, &err),
                  HOP_OK, "%s", err.message);
 
     cr_assert_eq(bags.n_bags, 301);
@@ -1202,23 +1205,21 @@ Test(digit_bags, sizes_follow_normal)
     for (int i = 0; i < HOP_DIGITS_COUNT; i++)
         pool[i] = i;
 
-    hop_digit_bag_options options = {.n_bags = 2000, .mean_size = 10, .std_size = 2,
-                                      .target_digit = 9};
+    hop_digit_bag_options options = {
+        .n_bags = 2000, .mean_size = 10, .std_size = 2, .target_digit = 9};
     hop_rng rng;
     hop_rng_seed(&rng, 8);
     hop_mil_dataset bags;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags,
-                                     &err),
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags, &err),
                  HOP_OK, "%s", err.message);
     double mean = (double)bags.n_instances / bags.n_bags;
     cr_assert_float_eq(mean, 10.0, 0.2, "mean bag size %g", mean);
     hop_mil_free(&bags);
 
     /* With a mean of 1 and a wide spread, half the draws are clamped to size 1. */
-    options = (hop_digit_bag_options){.n_bags = 500, .mean_size = 1, .std_size = 5,
-                                      .target_digit = 3};
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags,
-                                     &err),
+    options =
+        (hop_digit_bag_options){.n_bags = 500, .mean_size = 1, .std_size = 5, .target_digit = 3};
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, HOP_DIGITS_COUNT, &options, &rng, &bags, &err),
                  HOP_OK, "%s", err.message);
     int ones = 0;
     for (int b = 0; b < bags.n_bags; b++) {
@@ -1245,16 +1246,15 @@ Test(digit_bags, instances_come_from_pool)
     hop_rng rng;
     hop_rng_seed(&rng, 2);
     hop_mil_dataset bags;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 5, &options, &rng, &bags, &err), HOP_OK,
-                 "%s", err.message);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 5, &options, &rng, &bags, &err), HOP_OK, "%s",
+                 err.message);
     for (int i = 0; i < bags.n_instances; i++)
         cr_assert(row_in_pool(&digits, bags.features + (size_t)i * HOP_DIGITS_DIM, pool, 5),
                   "instance %d is not from the pool", i);
     for (int b = 0; b < bags.n_bags; b++)
         if (bags.labels[b] == 0)
             for (int i = bags.bag_start[b]; i < bags.bag_start[b + 1]; i++)
-                cr_assert(row_in_pool(&digits, bags.features + (size_t)i * HOP_DIGITS_DIM, pool,
-                                      3),
+                cr_assert(row_in_pool(&digits, bags.features + (size_t)i * HOP_DIGITS_DIM, pool, 3),
                           "negative bag %d holds a nine", b);
     hop_mil_free(&bags);
     hop_digits_free(&digits);
@@ -1268,19 +1268,16 @@ Test(digit_bags, train_bags_use_train_pool)
     int train_pool[60], test_pool[HOP_DIGITS_COUNT - 60];
     hop_rng rng;
     hop_rng_seed(&rng, 4);
-    cr_assert_eq(hop_digits_split_pools(HOP_DIGITS_COUNT, 60, &rng, train_pool, test_pool,
-                                        &err),
+    cr_assert_eq(hop_digits_split_pools(HOP_DIGITS_COUNT, 60, &rng, train_pool, test_pool, &err),
                  HOP_OK, "%s", err.message);
 
     hop_digit_bag_options options = hop_digit_bag_defaults();
     options.target_digit = 0;
     hop_mil_dataset train;
-    hop_status status = hop_digit_bags_make(&digits, train_pool, 60, &options, &rng, &train,
-                                            &err);
+    hop_status status = hop_digit_bags_make(&digits, train_pool, 60, &options, &rng, &train, &err);
     cr_assert_eq(status, HOP_OK, "%s", err.message);
     for (int i = 0; i < train.n_instances; i++)
-        cr_assert(row_in_pool(&digits, train.features + (size_t)i * HOP_DIGITS_DIM, train_pool,
-                              60),
+        cr_assert(row_in_pool(&digits, train.features + (size_t)i * HOP_DIGITS_DIM, train_pool, 60),
                   "train instance %d is not from the train pool", i);
     hop_mil_free(&train);
     hop_digits_free(&digits);
@@ -1296,8 +1293,7 @@ Test(digit_bags, pool_without_target)
     hop_rng rng;
     hop_rng_seed(&rng, 1);
     hop_mil_dataset bags;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 3, &options, &rng, &bags, &err),
-                 HOP_ERR_DATA);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 3, &options, &rng, &bags, &err), HOP_ERR_DATA);
     assert_message_has(err, "0 images of the target digit 9 and 3 of other digits");
     cr_assert_null(bags.features);
     hop_digits_free(&digits);
@@ -1315,24 +1311,20 @@ Test(digit_bags, invalid_options)
 
     hop_digit_bag_options options = hop_digit_bag_defaults();
     options.target_digit = 10;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err),
-                 HOP_ERR_ARG);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err), HOP_ERR_ARG);
     assert_message_has(err, "invalid target digit 10");
 
     options = hop_digit_bag_defaults();
     options.std_size = -1;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err),
-                 HOP_ERR_ARG);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err), HOP_ERR_ARG);
     assert_message_has(err, "standard deviation -1");
 
     options = hop_digit_bag_defaults();
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 3, &options, &rng, &bags, &err),
-                 HOP_ERR_ARG);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 3, &options, &rng, &bags, &err), HOP_ERR_ARG);
     assert_message_has(err, "digit pool entry 2 is 5000");
 
     options.n_bags = 0;
-    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err),
-                 HOP_ERR_ARG);
+    cr_assert_eq(hop_digit_bags_make(&digits, pool, 2, &options, &rng, &bags, &err), HOP_ERR_ARG);
     assert_message_has(err, "invalid number of digit bags 0");
     hop_digits_free(&digits);
 }

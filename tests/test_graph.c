@@ -188,7 +188,7 @@ Test(graph, reset_releases_arena)
 {
     float x[6] = {1, 2, 3, 4, 5, 6};
     hop_node *in = hop_input_grad(g, SHAPE(2, 3), x);
-    run_backward(hop_mean_all(hop_tanh(g, in)));
+    run_backward(hop_mean_all(g, hop_tanh(g, in)));
     cr_assert_gt(hop_graph_bytes_used(g), 0);
     cr_assert_null(hop_matmul(g, in, in, 0, 0));
 
@@ -204,7 +204,7 @@ static void build_step(float *x, float *w)
     hop_node *in = hop_input(g, SHAPE(256, 256), x);
     hop_node *wn = hop_input_grad(g, SHAPE(256, 256), w);
     hop_node *h = hop_softmax(g, hop_matmul(g, in, wn, 0, 0), NULL);
-    run_backward(hop_mean_all(hop_layernorm(g, h, NULL, NULL, 1e-5f)));
+    run_backward(hop_mean_all(g, hop_layernorm(g, h, NULL, NULL, 1e-5f)));
 }
 
 Test(graph, repeated_cycles_reuse_arena)
@@ -277,4 +277,26 @@ Test(graph, op_names)
     cr_assert_str_eq(hop_op_name(HOP_OP_MATMUL), "matmul");
     cr_assert_str_eq(hop_op_name(HOP_OP_SOFTMAX_XENT), "softmax_xent");
     cr_assert_str_eq(hop_op_name(HOP_OP_COUNT), "unknown");
+}
+
+Test(graph, second_backward_does_not_double_count)
+{
+    float x[2] = {1.0f, 2.0f};
+    hop_node *in = hop_input_grad(g, SHAPE(2), x);
+    hop_node *loss = sum_all(hop_scale(g, in, 3.0f));
+    run_backward(loss);
+    run_backward(loss);
+    /* Input gradients accumulate across passes (3 + 3); intermediates start from zero. */
+    cr_assert_float_eq(in->grad[0], 6.0f, 1e-6);
+    cr_assert_float_eq(in->grad[1], 6.0f, 1e-6);
+}
+
+Test(graph, first_error_is_kept)
+{
+    float a[6] = {0}, b[20] = {0};
+    hop_node *na = hop_input(g, SHAPE(2, 3), a);
+    hop_node *nb = hop_input(g, SHAPE(4, 5), b);
+    cr_assert_null(hop_matmul(g, na, nb, 0, 0));
+    cr_assert_null(hop_add(g, na, nb));
+    cr_assert(strstr(ctx.error.message, "matmul") != NULL, "%s", ctx.error.message);
 }

@@ -4,9 +4,9 @@
 
 #include "hop/metrics.h"
 
-#define assert_message_has(err, text)                                                             \
-    cr_assert(strstr((err).message, (text)) != NULL, "message \"%s\" lacks \"%s\"",              \
-              (err).message, (text))
+#define assert_message_has(err, text)                                                              \
+    cr_assert(strstr((err).message, (text)) != NULL, "message \"%s\" lacks \"%s\"", (err).message, \
+              (text))
 
 Test(roc_auc, hand_computed)
 {

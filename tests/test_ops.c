@@ -326,14 +326,15 @@ Test(ops, dropout_training_scales_kept)
         x[i] = 1.0f;
     hop_node *y = hop_dropout(g, hop_input(g, SHAPE(count), x), 0.25f);
     cr_assert_not_null(y, "%s", ctx.error.message);
-    int kept = 0;
+    int kept_count = 0;
     for (int i = 0; i < count; i++) {
         float v = y->value.data[i];
         cr_assert(v == 0.0f || fabsf(v - 1.0f / 0.75f) < 1e-6f, "element %d is %g", i, (double)v);
-        kept += v != 0.0f;
+        kept_count += v != 0.0f;
     }
-    /* 3000 expected; the binomial standard deviation is about 27. */
-    cr_assert(kept > 2850 && kept < 3150, "%d of %d kept at p = 0.25", kept, count);
+    /* 3000 are expected, and the binomial standard deviation is about 27. */
+    cr_assert(kept_count > 2850 && kept_count < 3150, "%d of %d kept at p = 0.25", kept_count,
+              count);
 }
 
 Test(ops, dropout_same_seed_same_mask)

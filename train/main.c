@@ -11,6 +11,11 @@ static void print_usage(FILE *out)
             "\n"
             "Commands:\n"
             "  mil        train Hopfield-pooling MIL classifiers with cross-validation\n"
+            "  predict    score bags with a model saved by 'hop mil --save-model'\n"
+            "  proto      prototype learning with HopfieldLayer, beside two baselines\n"
+            "  golden     check hop's Hopfield layers against reference outputs\n"
+            "  memory     associative-memory experiments: capacity, retrieval, fixed points\n"
+            "  bench      benchmarks of sgemm, Hopfield retrieval and MIL training\n"
             "\n"
             "Flags:\n"
             "  --help     show this help; 'hop COMMAND --help' lists a command's flags\n"
@@ -33,8 +38,16 @@ int main(int argc, char **argv)
         printf("hop %s (BLAS: %s)\n", HOP_VERSION_STRING, hop_blas_name());
         return 0;
     }
-    if (strcmp(command, "mil") == 0)
-        return cmd_mil(argc, argv);
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"mil", cmd_mil},       {"predict", cmd_predict}, {"proto", cmd_proto},
+        {"golden", cmd_golden}, {"memory", cmd_memory},   {"bench", cmd_bench},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(command, commands[i].name) == 0)
+            return commands[i].run(argc, argv);
 
     fprintf(stderr, "hop: unknown command '%s'; run 'hop --help' for the list\n", command);
     return 2;

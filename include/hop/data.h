@@ -21,17 +21,17 @@ extern "C" {
 typedef struct hop_mil_dataset {
     int n_bags;
     int n_instances;
-    int dim;               /* features per instance */
-    float *features;       /* n_instances x dim, row-major */
-    int *bag_start;        /* n_bags + 1 offsets: bag b is rows bag_start[b] to bag_start[b+1]-1 */
-    int *labels;           /* n_bags labels, 0 (negative) or 1 (positive) */
-    char **bag_names;      /* n_bags names: the bag id (CSV) or the molecule name (Musk) */
-    int *instance_labels;  /* n_instances 0/1 instance labels, or NULL where unknown */
-    char *source;          /* file or dataset name used in messages */
+    int dim;              /* features per instance */
+    float *features;      /* n_instances x dim, row-major */
+    int *bag_start;       /* n_bags + 1 offsets: bag b is rows bag_start[b] to bag_start[b+1]-1 */
+    int *labels;          /* n_bags labels, 0 (negative) or 1 (positive) */
+    char **bag_names;     /* n_bags names: the bag id (CSV) or the molecule name (Musk) */
+    int *instance_labels; /* n_instances 0/1 instance labels, or NULL where unknown */
+    char *source;         /* file or dataset name used in messages */
 } hop_mil_dataset;
 
 /*
- * Parses a MIL dataset from length bytes of text; source names the input in messages.
+ * Parses a MIL dataset from length bytes of text. source names the input in messages.
  *
  * Two line formats are read, and the first field of line 1 selects one:
  *   - a number: derived CSV, "bag_label,bag_id,f1,...,fD" with bag_label 0 or 1;
@@ -68,8 +68,8 @@ void hop_mil_free(hop_mil_dataset *dataset);
  */
 hop_status hop_mil_from_arrays(int n_bags, int dim, const float *features, const int *bag_sizes,
                                const int *labels, const char *const *names,
-                               const int *instance_labels, const char *source,
-                               hop_mil_dataset *out, hop_error *err);
+                               const int *instance_labels, const char *source, hop_mil_dataset *out,
+                               hop_error *err);
 
 /*
  * Copies the bags bags[0..n_bags-1] of dataset, in that order, into *out. Rejects an
@@ -117,8 +117,9 @@ void hop_standardizer_free(hop_standardizer *standardizer);
  * Within each class the bags are shuffled with rng and dealt to the folds in turn, so the
  * number of bags of a class in two folds differs by at most 1, and fold sizes differ by
  * at most 1. Calling it again with the same rng gives the next repeat of repeated k-fold.
- * Rejects labels other than 0/1, and k < 2 or k above the bag count of the smaller class
- * (the message names k and both counts).
+ * HOP_ERR_ARG for a label other than 0/1 or for k < 2 or k above the bag count of the
+ * smaller class (the message names k and both counts). HOP_ERR_DATA when a class has
+ * fewer than 2 bags.
  */
 hop_status hop_stratified_folds(const int *labels, int n, int k, hop_rng *rng, int *fold_of,
                                 hop_error *err);
@@ -132,7 +133,7 @@ void hop_fold_split(const int *fold_of, int n, int fold, int *train, int *n_trai
                     int *n_test);
 
 /* The digits dataset: n images of 8 x 8 pixels scaled from 0..16 to [0, 1]. */
-#define HOP_DIGITS_DIM 64
+#define HOP_DIGITS_DIM   64
 #define HOP_DIGITS_COUNT 1797
 
 typedef struct hop_digits {
@@ -151,8 +152,8 @@ hop_status hop_digits_load(hop_digits *out, hop_error *err);
  * Parses digits CSV text: lines of 64 integer pixels 0..16 and a label 0..9, no header.
  * Errors name source and the 1-based line.
  */
-hop_status hop_digits_parse(const char *buffer, size_t length, const char *source,
-                            hop_digits *out, hop_error *err);
+hop_status hop_digits_parse(const char *buffer, size_t length, const char *source, hop_digits *out,
+                            hop_error *err);
 
 void hop_digits_free(hop_digits *digits);
 

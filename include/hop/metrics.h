@@ -26,15 +26,14 @@ hop_status hop_roc_auc(const float *scores, const int *labels, size_t n, double 
  * Computes the fraction of n predictions that match labels, where probability p predicts
  * class 1 when p >= 0.5. Rejects n = 0, labels other than 0/1 and NaN probabilities.
  */
-hop_status hop_accuracy(const float *probabilities, const int *labels, size_t n,
-                        double *accuracy, hop_error *err);
+hop_status hop_accuracy(const float *probabilities, const int *labels, size_t n, double *accuracy,
+                        hop_error *err);
 
 /*
  * Computes the mean and the sample standard deviation (divides by n - 1, and is 0 for
  * n = 1) of n values. Rejects n = 0.
  */
-hop_status hop_mean_std(const double *values, size_t n, double *mean, double *std,
-                        hop_error *err);
+hop_status hop_mean_std(const double *values, size_t n, double *mean, double *std, hop_error *err);
 
 #ifdef __cplusplus
 }

@@ -82,7 +82,7 @@ static hop_status draw_weights(checker *c, const hop_node *out)
 
 /*
  * Builds the op once and runs backward from sum(output * W). grads[i] gets a copy of input
- * i's gradient, zeros when backward left it NULL; the caller frees it.
+ * i's gradient, zeros when backward left it NULL. The caller frees it.
  */
 static hop_status analytic_gradients(checker *c, float **grads, gradcheck_result *result)
 {
@@ -121,7 +121,7 @@ static hop_status evaluate(checker *c, double *loss, gradcheck_result *result)
     return HOP_OK;
 }
 
-/* Central difference of the loss in element x; the divisor is the step as float stores it. */
+/* Central difference of the loss in element x, divided by the step as float stores it. */
 static hop_status numeric_derivative(checker *c, float *x, double *derivative,
                                      gradcheck_result *result)
 {

@@ -2,7 +2,7 @@
  * Finite-difference gradient check of graph ops, for the tests.
  *
  * The checked scalar is loss = sum(output * W) with fixed random weights W in [-1, 1].
- * The analytic gradient comes from hop_backward; the numeric one from central differences
+ * The analytic gradient comes from hop_backward, the numeric one from central differences
  * of the loss, evaluated in float32 by the ops and accumulated in double. An element fails
  * when |analytic - numeric| > atol + rtol * |numeric|, or when either value is NaN.
  */
@@ -14,7 +14,7 @@
 
 #include "hop/graph.h"
 
-/* One input of the checked op; data is perturbed in place during the check and restored. */
+/* One input of the checked op. The check perturbs data in place and restores it. */
 typedef struct gradcheck_input {
     int ndim;
     int shape[HOP_MAX_DIMS];
@@ -22,7 +22,7 @@ typedef struct gradcheck_input {
     bool differentiable; /* hop_input_grad and checked when set, plain hop_input otherwise */
 } gradcheck_input;
 
-/* Builds the op's output from one node per input, in order; NULL on failure. */
+/* Builds the op's output from one node per input, in order, or returns NULL on failure. */
 typedef hop_node *(*gradcheck_build_fn)(hop_graph *g, hop_node **inputs, const void *arg);
 
 typedef struct gradcheck_options {
@@ -41,7 +41,7 @@ typedef struct gradcheck_result {
     double numeric;
     double excess;  /* |analytic - numeric| - (atol + rtol * |numeric|) of the worst */
     size_t checked; /* elements compared */
-    char message[512];
+    char message[HOP_ERROR_MESSAGE_MAX + 256];
 } gradcheck_result;
 
 /* eps 1e-3, atol 2e-3, rtol 2e-2, seed 1, training on. */
@@ -50,7 +50,7 @@ gradcheck_options gradcheck_defaults(void);
 /*
  * Checks the gradient of every element of every differentiable input. Output elements that
  * are infinite (masked log_softmax entries) do not depend on the inputs and are left out of
- * the numeric loss. Returns result->passed; on a failed build the message names the error.
+ * the numeric loss. Returns result->passed. On a failed build the message names the error.
  */
 bool gradcheck_run(const gradcheck_input *inputs, int n_inputs, gradcheck_build_fn build,
                    const void *arg, const gradcheck_options *options, gradcheck_result *result);
