@@ -46,6 +46,8 @@ static void expect_error(const hop_node *n, const char *fragment)
     cr_assert_neq(ctx.error.status, HOP_OK);
     cr_assert_not_null(strstr(ctx.error.message, fragment), "message \"%s\" lacks \"%s\"",
                        ctx.error.message, fragment);
+    /* The graph keeps its first error, so clear it for the next check. */
+    hop_error_clear(&ctx.error);
 }
 
 /* Runs backward from sum(n), so every element of n gets gradient 1. */
