@@ -5,8 +5,7 @@ hop_status hop_dropout_layer_init(hop_dropout_layer *layer, float p, hop_error *
 {
     if (!(p >= 0.0f && p < 1.0f))
         return hop_error_set(err, HOP_ERR_ARG,
-                             "dropout: probability %g is invalid; it must be in [0, 1)",
-                             (double)p);
+                             "dropout: probability %g is invalid; it must be in [0, 1)", (double)p);
     layer->p = p;
     return HOP_OK;
 }

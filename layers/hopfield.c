@@ -35,8 +35,8 @@ static hop_status check_sizes(const hop_hopfield_config *c, const char *name, ho
                              c->input_size);
     if (c->num_heads <= 0)
         return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield '%s': num_heads %d is invalid; it must be at least 1",
-                             name, c->num_heads);
+                             "hopfield '%s': num_heads %d is invalid; it must be at least 1", name,
+                             c->num_heads);
 
     const struct {
         const char *key;
@@ -67,12 +67,12 @@ static hop_status check_norm(const char *key, bool on, bool affine, float eps, c
                              hop_error *err)
 {
     if (affine && !on)
-        return hop_error_set(err, HOP_ERR_ARG, "hopfield '%s': %s_affine needs %s to be on",
-                             name, key, key);
-    if (on && (!isfinite(eps) || eps < 0.0f))
+        return hop_error_set(err, HOP_ERR_ARG, "hopfield '%s': %s_affine needs %s to be on", name,
+                             key, key);
+    if (on && (!isfinite(eps) || eps <= 0.0f))
         return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield '%s': %s_eps %g is invalid; it must be finite and >= 0",
-                             name, key, (double)eps);
+                             "hopfield '%s': %s_eps %g is invalid; it must be finite and > 0", name,
+                             key, (double)eps);
     return HOP_OK;
 }
 
@@ -83,8 +83,8 @@ static hop_status check_norms(const hop_hopfield_config *c, const char *name, ho
                    c->normalize_stored_pattern_affine, c->normalize_stored_pattern_eps, name, err);
     if (status == HOP_OK)
         status = check_norm("normalize_state_pattern", c->normalize_state_pattern,
-                            c->normalize_state_pattern_affine, c->normalize_state_pattern_eps,
-                            name, err);
+                            c->normalize_state_pattern_affine, c->normalize_state_pattern_eps, name,
+                            err);
     if (status == HOP_OK)
         status = check_norm("normalize_pattern_projection", c->normalize_pattern_projection,
                             c->normalize_pattern_projection_affine,
@@ -96,8 +96,7 @@ static hop_status check_norms(const hop_hopfield_config *c, const char *name, ho
     return status;
 }
 
-static hop_status check_association(const hop_hopfield_config *c, const char *name,
-                                    hop_error *err)
+static hop_status check_association(const hop_hopfield_config *c, const char *name, hop_error *err)
 {
     if (!isfinite(c->scaling))
         return hop_error_set(err, HOP_ERR_ARG,
@@ -105,8 +104,8 @@ static hop_status check_association(const hop_hopfield_config *c, const char *na
                              (double)c->scaling);
     if (!isfinite(c->update_steps_eps) || c->update_steps_eps <= 0.0f)
         return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield '%s': update_steps_eps %g is invalid; it must be > 0",
-                             name, (double)c->update_steps_eps);
+                             "hopfield '%s': update_steps_eps %g is invalid; it must be > 0", name,
+                             (double)c->update_steps_eps);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return hop_error_set(err, HOP_ERR_ARG,
                              "hopfield '%s': dropout %g is invalid; it must be in [0, 1)", name,
@@ -126,9 +125,9 @@ hop_status hop_hopfield_config_check(const hop_hopfield_config *config, const ch
     return status;
 }
 
-static hop_hopfield_config resolve(const hop_hopfield_config *given)
+static hop_hopfield_config resolve(const hop_hopfield_config *config)
 {
-    hop_hopfield_config c = *given;
+    hop_hopfield_config c = *config;
     if (c.hidden_size == 0)
         c.hidden_size = c.input_size / c.num_heads;
     if (c.pattern_size == 0)
@@ -158,9 +157,8 @@ static hop_status add_hopfield_space_norm(hop_hopfield *layer, hop_params *param
                             HOP_INIT_ONES, 0.0f, NULL, &layer->p_norm_weight_id, err);
     if (status != HOP_OK)
         return status;
-    return hop_layer_param_add(params, prefix, "association_core.p_norm_bias", 1,
-                               &c->hidden_size, HOP_INIT_ZEROS, 0.0f, NULL,
-                               &layer->p_norm_bias_id, err);
+    return hop_layer_param_add(params, prefix, "association_core.p_norm_bias", 1, &c->hidden_size,
+                               HOP_INIT_ZEROS, 0.0f, NULL, &layer->p_norm_bias_id, err);
 }
 
 static hop_status add_in_projection(hop_hopfield *layer, hop_params *params, const char *prefix,
@@ -180,13 +178,13 @@ static hop_status add_in_projection(hop_hopfield *layer, hop_params *params, con
         status = hop_layer_param_add(params, prefix, "association_core.q_proj_weight", 2, q,
                                      HOP_INIT_NORMAL, 0.02f, rng, &layer->q_proj_weight_id, err);
         if (status == HOP_OK)
-            status = hop_layer_param_add(params, prefix, "association_core.k_proj_weight", 2, k,
-                                         HOP_INIT_NORMAL, 0.02f, rng, &layer->k_proj_weight_id,
-                                         err);
+            status =
+                hop_layer_param_add(params, prefix, "association_core.k_proj_weight", 2, k,
+                                    HOP_INIT_NORMAL, 0.02f, rng, &layer->k_proj_weight_id, err);
         if (status == HOP_OK)
-            status = hop_layer_param_add(params, prefix, "association_core.v_proj_weight", 2, v,
-                                         HOP_INIT_NORMAL, 0.02f, rng, &layer->v_proj_weight_id,
-                                         err);
+            status =
+                hop_layer_param_add(params, prefix, "association_core.v_proj_weight", 2, v,
+                                    HOP_INIT_NORMAL, 0.02f, rng, &layer->v_proj_weight_id, err);
     }
     if (status != HOP_OK || !c->input_bias)
         return status;
@@ -204,8 +202,8 @@ static hop_status add_out_projection(hop_hopfield *layer, hop_params *params, co
         return HOP_OK;
 
     char name[HOP_PARAM_NAME_MAX];
-    hop_status status = hop_layer_param_name(name, sizeof name, prefix,
-                                             "association_core.out_proj", err);
+    hop_status status =
+        hop_layer_param_name(name, sizeof name, prefix, "association_core.out_proj", err);
     if (status != HOP_OK)
         return status;
     hop_linear_config linear =
@@ -214,9 +212,9 @@ static hop_status add_out_projection(hop_hopfield *layer, hop_params *params, co
     return hop_linear_init(&layer->out_proj, &linear, params, name, rng, err);
 }
 
-static hop_status add_input_norm(hop_layernorm_layer *norm, const char *key, int features,
-                                 bool on, bool affine, float eps, hop_params *params,
-                                 const char *prefix, hop_error *err)
+static hop_status add_input_norm(hop_layernorm_layer *norm, const char *key, int features, bool on,
+                                 bool affine, float eps, hop_params *params, const char *prefix,
+                                 hop_error *err)
 {
     norm->features = features;
     norm->eps = eps;
@@ -236,10 +234,10 @@ static hop_status add_input_norms(hop_hopfield *layer, hop_params *params, const
                                   hop_error *err)
 {
     const hop_hopfield_config *c = &layer->config;
-    hop_status status = add_input_norm(
-        &layer->norm_stored_pattern, "norm_stored_pattern", c->stored_pattern_size,
-        c->normalize_stored_pattern, c->normalize_stored_pattern_affine,
-        c->normalize_stored_pattern_eps, params, prefix, err);
+    hop_status status =
+        add_input_norm(&layer->norm_stored_pattern, "norm_stored_pattern", c->stored_pattern_size,
+                       c->normalize_stored_pattern, c->normalize_stored_pattern_affine,
+                       c->normalize_stored_pattern_eps, params, prefix, err);
     if (status == HOP_OK)
         status = add_input_norm(&layer->norm_state_pattern, "norm_state_pattern", c->input_size,
                                 c->normalize_state_pattern, c->normalize_state_pattern_affine,
@@ -253,8 +251,7 @@ static hop_status add_input_norms(hop_hopfield *layer, hop_params *params, const
 }
 
 hop_status hop_hopfield_init(hop_hopfield *layer, const hop_hopfield_config *config,
-                             hop_params *params, const char *prefix, hop_rng *rng,
-                             hop_error *err)
+                             hop_params *params, const char *prefix, hop_rng *rng, hop_error *err)
 {
     hop_status status = hop_hopfield_config_check(config, prefix, err);
     if (status != HOP_OK)
@@ -282,8 +279,8 @@ hop_status hop_hopfield_init(hop_hopfield *layer, const hop_hopfield_config *con
     return status;
 }
 
-hop_status hop_hopfield_info_association(const hop_hopfield_info *info, float *out,
-                                         size_t count, hop_error *err)
+hop_status hop_hopfield_info_association(const hop_hopfield_info *info, float *out, size_t count,
+                                         hop_error *err)
 {
     if (!info || !info->association)
         return hop_error_set(err, HOP_ERR_ARG,
@@ -303,10 +300,9 @@ static hop_status fail_shape(hop_graph *g, const char *what, const hop_node *x,
                              const char *expected)
 {
     char shape[64];
-    return hop_error_set(&hop_graph_ctx(g)->error, HOP_ERR_SHAPE,
-                         "hopfield: %s has shape %s, expected %s", what,
-                         hop_shape_format(x->value.ndim, x->value.shape, shape, sizeof shape),
-                         expected);
+    return hop_error_set(
+        &hop_graph_ctx(g)->error, HOP_ERR_SHAPE, "hopfield: %s has shape %s, expected %s", what,
+        hop_shape_format(x->value.ndim, x->value.shape, shape, sizeof shape), expected);
 }
 
 static hop_status check_inputs(hop_graph *g, const hop_hopfield *layer, const hop_node *stored,
@@ -320,10 +316,10 @@ static hop_status check_inputs(hop_graph *g, const hop_hopfield *layer, const ho
         return fail_shape(g, "stored patterns", stored, expected);
 
     int batch = stored->value.shape[0], count = stored->value.shape[1];
-    snprintf(expected, sizeof expected, "(%d, %d, %d)", batch, count,
-             c->pattern_projection_size);
+    snprintf(expected, sizeof expected, "(%d, %d, %d)", batch, count, c->pattern_projection_size);
     if (projection->value.ndim != 3 || projection->value.shape[0] != batch ||
-        projection->value.shape[1] != count || projection->value.shape[2] != c->pattern_projection_size)
+        projection->value.shape[1] != count ||
+        projection->value.shape[2] != c->pattern_projection_size)
         return fail_shape(g, "pattern projection", projection, expected);
 
     snprintf(expected, sizeof expected, "(%d or 1, L, %d)", batch, c->input_size);
@@ -332,16 +328,16 @@ static hop_status check_inputs(hop_graph *g, const hop_hopfield *layer, const ho
         return fail_shape(g, "state patterns", state, expected);
 
     snprintf(expected, sizeof expected, "(%d, %d)", batch, count);
-    if (mask && (mask->value.ndim != 2 || mask->value.shape[0] != batch ||
-                 mask->value.shape[1] != count))
+    if (mask &&
+        (mask->value.ndim != 2 || mask->value.shape[0] != batch || mask->value.shape[1] != count))
         return fail_shape(g, "padding mask", mask, expected);
     return HOP_OK;
 }
 
 /* Forward: projections and heads. */
 
-static hop_node *project(hop_graph *g, hop_params *params, const hop_hopfield *layer,
-                         hop_node *x, int part)
+static hop_node *project(hop_graph *g, hop_params *params, const hop_hopfield *layer, hop_node *x,
+                         int part)
 {
     const hop_hopfield_config *c = &layer->config;
     int vh = c->num_heads * c->hidden_size, vp = c->num_heads * c->pattern_size;
@@ -383,8 +379,8 @@ static hop_node *merge_heads(hop_graph *g, hop_node *x)
     return hop_reshape(g, hop_permute(g, x, perm), 3, shape);
 }
 
-static hop_node *normalize_input(hop_graph *g, hop_params *params,
-                                 const hop_layernorm_layer *norm, bool on, hop_node *x)
+static hop_node *normalize_input(hop_graph *g, hop_params *params, const hop_layernorm_layer *norm,
+                                 bool on, hop_node *x)
 {
     return on ? hop_layernorm_layer_forward(g, params, norm, x) : x;
 }
@@ -421,8 +417,8 @@ static hop_status build_heads(hop_graph *g, hop_params *params, const hop_hopfie
     const hop_hopfield_config *c = &layer->config;
     hop_node *y = normalize_input(g, params, &layer->norm_stored_pattern,
                                   c->normalize_stored_pattern, stored);
-    hop_node *r = normalize_input(g, params, &layer->norm_state_pattern,
-                                  c->normalize_state_pattern, state);
+    hop_node *r =
+        normalize_input(g, params, &layer->norm_state_pattern, c->normalize_state_pattern, state);
     hop_node *v = normalize_input(g, params, &layer->norm_pattern_projection,
                                   c->normalize_pattern_projection, projection);
 
@@ -432,8 +428,7 @@ static hop_status build_heads(hop_graph *g, hop_params *params, const hop_hopfie
     q = normalize_hopfield_space(g, params, layer, q);
     heads->keys = normalize_hopfield_space(g, params, layer, k);
     heads->queries = hop_scale(g, q, c->scaling);
-    heads->values =
-        split_heads(g, project(g, params, layer, v, PART_V), nh, c->pattern_size);
+    heads->values = split_heads(g, project(g, params, layer, v, PART_V), nh, c->pattern_size);
 
     heads->mask = NULL;
     if (mask) {
@@ -451,9 +446,9 @@ static hop_status build_heads(hop_graph *g, hop_params *params, const hop_hopfie
 
 typedef struct update_plan {
     hop_graph *g;
-    hop_node *mask;    /* (B, 1, 1, S) or NULL */
+    hop_node *mask; /* (B, 1, 1, S) or NULL */
     float beta;
-    int steps_max;     /* negative: until the stopping test is met */
+    int steps_max; /* negative: until the stopping test is met */
     double eps;
     int *update_steps; /* per head of the layer */
 } update_plan;
@@ -514,8 +509,8 @@ static hop_node *update_heads_apart(const update_plan *plan, hop_node *xi, hop_n
     for (int h = 0; h < heads; h++) {
         parts[h] = hop_slice(g, xi, 1, h, h + 1);
         if (active[h])
-            parts[h] = update_heads(plan, parts[h], hop_slice(g, keys, 1, h, h + 1), head0 + h,
-                                    step);
+            parts[h] =
+                update_heads(plan, parts[h], hop_slice(g, keys, 1, h, h + 1), head0 + h, step);
         else
             plan->update_steps[head0 + h] = step;
         if (!parts[h])
@@ -576,10 +571,9 @@ static hop_node *associate(hop_graph *g, const hop_hopfield *layer, const hopfie
     return update_heads(&plan, xi, heads->keys, 0, 0);
 }
 
-hop_node *hop_hopfield_forward_patterns(hop_graph *g, hop_params *params,
-                                        const hop_hopfield *layer, hop_node *stored,
-                                        hop_node *state, hop_node *projection, hop_node *mask,
-                                        hop_hopfield_info *info)
+hop_node *hop_hopfield_forward_patterns(hop_graph *g, hop_params *params, const hop_hopfield *layer,
+                                        hop_node *stored, hop_node *state, hop_node *projection,
+                                        hop_node *mask, hop_hopfield_info *info)
 {
     if (!stored || !state || !projection)
         return NULL;

@@ -12,15 +12,14 @@ hop_hopfield_pooling_config hop_hopfield_pooling_config_default(int input_size)
 }
 
 hop_status hop_hopfield_pooling_init(hop_hopfield_pooling *layer,
-                                     const hop_hopfield_pooling_config *config,
-                                     hop_params *params, const char *prefix, hop_rng *rng,
-                                     hop_error *err)
+                                     const hop_hopfield_pooling_config *config, hop_params *params,
+                                     const char *prefix, hop_rng *rng, hop_error *err)
 {
     const char *name = prefix ? prefix : "";
     if (config->quantity <= 0)
         return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield pooling '%s': quantity %d is invalid; it must be >= 1",
-                             name, config->quantity);
+                             "hopfield pooling '%s': quantity %d is invalid; it must be >= 1", name,
+                             config->quantity);
     if (config->hopfield.input_size <= 0)
         return hop_error_set(err, HOP_ERR_ARG,
                              "hopfield pooling '%s': input_size %d is invalid; it must be "

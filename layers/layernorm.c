@@ -9,18 +9,17 @@ hop_layernorm_config hop_layernorm_config_default(int features)
     return config;
 }
 
-hop_status hop_layernorm_layer_init(hop_layernorm_layer *layer,
-                                    const hop_layernorm_config *config, hop_params *params,
-                                    const char *prefix, hop_error *err)
+hop_status hop_layernorm_layer_init(hop_layernorm_layer *layer, const hop_layernorm_config *config,
+                                    hop_params *params, const char *prefix, hop_error *err)
 {
     const char *name = prefix ? prefix : "";
     if (config->features <= 0)
-        return hop_error_set(err, HOP_ERR_ARG, "layernorm '%s': features %d must be positive",
-                             name, config->features);
-    if (!isfinite(config->eps) || config->eps < 0.0f)
+        return hop_error_set(err, HOP_ERR_ARG, "layernorm '%s': features %d must be positive", name,
+                             config->features);
+    if (!isfinite(config->eps) || config->eps <= 0.0f)
         return hop_error_set(err, HOP_ERR_ARG,
-                             "layernorm '%s': eps %g is invalid; it must be finite and >= 0",
-                             name, (double)config->eps);
+                             "layernorm '%s': eps %g is invalid; it must be finite and > 0", name,
+                             (double)config->eps);
 
     layer->features = config->features;
     layer->eps = config->eps;
@@ -33,8 +32,8 @@ hop_status hop_layernorm_layer_init(hop_layernorm_layer *layer,
                                             HOP_INIT_ONES, 0.0f, NULL, &layer->weight_id, err);
     if (status != HOP_OK)
         return status;
-    return hop_layer_param_add(params, prefix, "bias", 1, &config->features, HOP_INIT_ZEROS,
-                               0.0f, NULL, &layer->bias_id, err);
+    return hop_layer_param_add(params, prefix, "bias", 1, &config->features, HOP_INIT_ZEROS, 0.0f,
+                               NULL, &layer->bias_id, err);
 }
 
 hop_node *hop_layernorm_layer_forward(hop_graph *g, hop_params *params,

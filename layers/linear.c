@@ -20,9 +20,9 @@ hop_status hop_layer_param_name(char *buf, size_t size, const char *prefix, cons
     return HOP_OK;
 }
 
-hop_status hop_layer_param_add(hop_params *params, const char *prefix, const char *name,
-                               int ndim, const int *shape, hop_init init, float arg,
-                               hop_rng *rng, int *id, hop_error *err)
+hop_status hop_layer_param_add(hop_params *params, const char *prefix, const char *name, int ndim,
+                               const int *shape, hop_init init, float arg, hop_rng *rng, int *id,
+                               hop_error *err)
 {
     char full[HOP_PARAM_NAME_MAX];
     hop_status status = hop_layer_param_name(full, sizeof full, prefix, name, err);
@@ -43,8 +43,8 @@ hop_linear_config hop_linear_config_default(int in_features, int out_features)
     return config;
 }
 
-hop_status hop_linear_init(hop_linear *layer, const hop_linear_config *config,
-                           hop_params *params, const char *prefix, hop_rng *rng, hop_error *err)
+hop_status hop_linear_init(hop_linear *layer, const hop_linear_config *config, hop_params *params,
+                           const char *prefix, hop_rng *rng, hop_error *err)
 {
     if (config->in_features <= 0 || config->out_features <= 0)
         return hop_error_set(err, HOP_ERR_ARG,
@@ -66,8 +66,7 @@ hop_status hop_linear_init(hop_linear *layer, const hop_linear_config *config,
                                0.0f, NULL, &layer->bias_id, err);
 }
 
-hop_node *hop_linear_forward(hop_graph *g, hop_params *params, const hop_linear *layer,
-                             hop_node *x)
+hop_node *hop_linear_forward(hop_graph *g, hop_params *params, const hop_linear *layer, hop_node *x)
 {
     if (!x)
         return NULL;

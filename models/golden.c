@@ -184,24 +184,24 @@ static bool rest_is_empty(const char *cursor)
     return *cursor == '\0';
 }
 
-static hop_status parse_int(parser *p, const char *word, const char *what, int *out)
+static hop_status parse_int(parser *p, const char *word, const char *label, int *out)
 {
     char *end;
     errno = 0;
     long v = word ? strtol(word, &end, 10) : 0;
     if (!word || *end != '\0' || errno || v < INT_MIN || v > INT_MAX)
-        return parse_fail(p, HOP_ERR_PARSE, "%s '%s' is not an integer", what,
+        return parse_fail(p, HOP_ERR_PARSE, "%s '%s' is not an integer", label,
                           word ? word : "(missing)");
     *out = (int)v;
     return HOP_OK;
 }
 
-static hop_status parse_double(parser *p, const char *word, const char *what, double *out)
+static hop_status parse_double(parser *p, const char *word, const char *label, double *out)
 {
     char *end;
     double v = word ? strtod(word, &end) : 0.0;
     if (!word || end == word || *end != '\0')
-        return parse_fail(p, HOP_ERR_PARSE, "%s '%s' is not a number", what,
+        return parse_fail(p, HOP_ERR_PARSE, "%s '%s' is not a number", label,
                           word ? word : "(missing)");
     *out = v;
     return HOP_OK;
@@ -335,8 +335,8 @@ static hop_status parse_kind_and_name(parser *p, char **cursor, hop_golden_tenso
     const hop_golden_case *c = p->current;
     for (int i = 0; i < c->n_tensors - 1; i++)
         if (c->tensors[i].kind == t->kind && strcmp(c->tensors[i].name, name) == 0)
-            return parse_fail(p, HOP_ERR_PARSE, "second %s record '%s' in case '%s'", kind,
-                              name, c->name);
+            return parse_fail(p, HOP_ERR_PARSE, "second %s record '%s' in case '%s'", kind, name,
+                              c->name);
     return copy_string(p, name, &t->name);
 }
 
@@ -353,16 +353,16 @@ static hop_status parse_shape(parser *p, char *cursor, hop_golden_tensor *t)
         if (parse_int(p, take_word(&cursor), "tensor extent", &t->shape[d]) != HOP_OK)
             return p->err->status;
         if (t->shape[d] < 0)
-            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has extent %d on axis %d",
-                              t->name, t->shape[d], d);
+            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has extent %d on axis %d", t->name,
+                              t->shape[d], d);
         t->numel *= (size_t)t->shape[d];
         if (t->numel > GOLDEN_MAX_NUMEL)
-            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has more than %zu elements",
-                              t->name, GOLDEN_MAX_NUMEL);
+            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has more than %zu elements", t->name,
+                              GOLDEN_MAX_NUMEL);
     }
     if (!rest_is_empty(cursor))
-        return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has text after its %d extents",
-                          t->name, t->ndim);
+        return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has text after its %d extents", t->name,
+                          t->ndim);
     return HOP_OK;
 }
 
@@ -372,8 +372,7 @@ static hop_status parse_values(parser *p, hop_golden_tensor *t)
     if (got < 0)
         return p->err->status;
     if (got == 0)
-        return parse_fail(p, HOP_ERR_PARSE, "file ends before the values of tensor '%s'",
-                          t->name);
+        return parse_fail(p, HOP_ERR_PARSE, "file ends before the values of tensor '%s'", t->name);
 
     t->values = malloc((t->numel ? t->numel : 1) * sizeof *t->values);
     if (!t->values)
@@ -392,8 +391,8 @@ static hop_status parse_values(parser *p, hop_golden_tensor *t)
             return parse_fail(p, HOP_ERR_PARSE, "value %zu of tensor '%s' is not a number",
                               count + 1, t->name);
         if (count == t->numel)
-            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has more than %zu values",
-                              t->name, t->numel);
+            return parse_fail(p, HOP_ERR_PARSE, "tensor '%s' has more than %zu values", t->name,
+                              t->numel);
         t->values[count++] = v;
         s = end;
     }
@@ -429,8 +428,8 @@ static hop_status parse_end(parser *p, char *cursor)
     if (!rest_is_empty(cursor))
         return parse_fail(p, HOP_ERR_PARSE, "'end' has extra text");
     if (!c->class_name)
-        return parse_fail(p, HOP_ERR_PARSE, "case '%s' (line %d) has no 'class' record",
-                          c->name, c->line);
+        return parse_fail(p, HOP_ERR_PARSE, "case '%s' (line %d) has no 'class' record", c->name,
+                          c->line);
     if (!c->kwargs && copy_string(p, "{}", &c->kwargs) != HOP_OK)
         return p->err->status;
     p->current = NULL;
@@ -489,8 +488,7 @@ static hop_status parse_line(parser *p)
     return parse_case_record(p, key, cursor);
 }
 
-hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *file,
-                            hop_error *err)
+hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *file, hop_error *err)
 {
     hop_error local;
     if (!err)
@@ -638,8 +636,8 @@ static bool json_matches(const cJSON *value, const char *accepted)
 static hop_status kwarg_fail(const hop_golden_case *c, hop_status status, const char *key,
                              const char *problem, hop_error *err)
 {
-    return hop_error_set(err, status, "golden case '%s' (line %d): kwarg '%s' %s", c->name,
-                         c->line, key, problem);
+    return hop_error_set(err, status, "golden case '%s' (line %d): kwarg '%s' %s", c->name, c->line,
+                         key, problem);
 }
 
 static bool json_int(const cJSON *value, int *out)
@@ -749,8 +747,8 @@ static cJSON *parse_kwargs_json(const hop_golden_case *c, hop_error *err)
     cJSON *json = cJSON_Parse(c->kwargs ? c->kwargs : "{}");
     if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);
-        hop_error_set(err, HOP_ERR_PARSE, "golden case '%s' (line %d): kwargs are not a JSON object",
-                      c->name, c->line);
+        hop_error_set(err, HOP_ERR_PARSE,
+                      "golden case '%s' (line %d): kwargs are not a JSON object", c->name, c->line);
         return NULL;
     }
     return json;
@@ -784,8 +782,8 @@ hop_status hop_golden_hopfield_config(const hop_golden_case *c, hop_hopfield_con
     return status;
 }
 
-hop_status hop_golden_pooling_config(const hop_golden_case *c,
-                                     hop_hopfield_pooling_config *config, hop_error *err)
+hop_status hop_golden_pooling_config(const hop_golden_case *c, hop_hopfield_pooling_config *config,
+                                     hop_error *err)
 {
     hop_status status = check_class(c, "HopfieldPooling", err);
     cJSON *json = status == HOP_OK ? parse_kwargs_json(c, err) : NULL;

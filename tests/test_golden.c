@@ -233,8 +233,8 @@ Test(golden_kwargs, rejects_unsupported_and_malformed_options)
             hop_hopfield_config config;
             status = hop_golden_hopfield_config(&c, &config, &err);
         }
-        cr_expect_eq(status, bad->status, "kwargs %s: status %d, expected %d", bad->kwargs,
-                     status, bad->status);
+        cr_expect_eq(status, bad->status, "kwargs %s: status %d, expected %d", bad->kwargs, status,
+                     bad->status);
         cr_expect(strstr(err.message, bad->expected) != NULL, "kwargs %s: message '%s'",
                   bad->kwargs, err.message);
     }
@@ -277,8 +277,8 @@ static void compare_tensor(parity_stats *stats, const char *case_name, const cha
     cr_expect(max_diff <= GOLDEN_TOLERANCE * scale,
               "case %s: %s: max|hop - ref| = %.3g at element %zu (hop %.9g, ref %.17g), "
               "bound %.3g",
-              case_name, what, max_diff, worst, n ? (double)hop[worst] : 0.0,
-              n ? ref[worst] : 0.0, GOLDEN_TOLERANCE * scale);
+              case_name, what, max_diff, worst, n ? (double)hop[worst] : 0.0, n ? ref[worst] : 0.0,
+              GOLDEN_TOLERANCE * scale);
 }
 
 static float *to_float(const hop_golden_tensor *t)
@@ -373,15 +373,16 @@ static void load_params(golden_run *run)
         cr_assert(hop_shape_equal(info->ndim, info->shape, t->ndim, t->shape),
                   "case %s: parameter '%s' has rank %d in hop, shape differs from the reference",
                   c->name, t->name, info->ndim);
-        cr_expect_eq(id, position, "case %s: parameter '%s' is number %d in hop, %d in the "
-                                   "reference",
+        cr_expect_eq(id, position,
+                     "case %s: parameter '%s' is number %d in hop, %d in the "
+                     "reference",
                      c->name, t->name, id, position);
         for (size_t k = 0; k < t->numel; k++)
             run->ps.values[info->offset + k] = (float)t->values[k];
         position++;
     }
-    cr_assert_eq(position, run->ps.count, "case %s: reference has %d parameters, hop %d",
-                 c->name, position, run->ps.count);
+    cr_assert_eq(position, run->ps.count, "case %s: reference has %d parameters, hop %d", c->name,
+                 position, run->ps.count);
 }
 
 static float *keep(golden_run *run, float *buffer)
@@ -392,8 +393,8 @@ static float *keep(golden_run *run, float *buffer)
 
 static hop_node *input_node(golden_run *run, const hop_golden_tensor *t, bool grad)
 {
-    cr_assert_leq(t->ndim, HOP_MAX_DIMS, "case %s: tensor '%s' has rank %d", run->c->name,
-                  t->name, t->ndim);
+    cr_assert_leq(t->ndim, HOP_MAX_DIMS, "case %s: tensor '%s' has rank %d", run->c->name, t->name,
+                  t->ndim);
     float *data = keep(run, to_float(t));
     hop_node *n = grad ? hop_input_grad(run->g, t->ndim, t->shape, data)
                        : hop_input(run->g, t->ndim, t->shape, data);
@@ -418,8 +419,8 @@ static void make_inputs(golden_run *run)
         names = pair;
         run->n_inputs = 2;
     } else {
-        cr_assert_str_eq(kind, "tensor", "case %s: input_kind %s does not fit class %s",
-                         c->name, kind, c->class_name);
+        cr_assert_str_eq(kind, "tensor", "case %s: input_kind %s does not fit class %s", c->name,
+                         kind, c->class_name);
     }
 
     for (int i = 0; i < run->n_inputs; i++) {
@@ -442,8 +443,8 @@ static hop_node *build_output(golden_run *run)
         return hop_hopfield_pooling_forward(run->g, &run->ps, &run->pool, in[0], run->mask,
                                             &run->info);
     if (run->n_inputs == 3)
-        return hop_hopfield_forward_patterns(run->g, &run->ps, &run->hopfield, in[0], in[1],
-                                             in[2], run->mask, &run->info);
+        return hop_hopfield_forward_patterns(run->g, &run->ps, &run->hopfield, in[0], in[1], in[2],
+                                             run->mask, &run->info);
     return hop_hopfield_forward(run->g, &run->ps, &run->hopfield, in[0], run->mask, &run->info);
 }
 
@@ -458,8 +459,7 @@ static float forward_backward(golden_run *run)
 
     make_inputs(run);
     run->output = build_output(run);
-    cr_assert_not_null(run->output, "case %s: forward failed: %s", c->name,
-                       run->ctx.error.message);
+    cr_assert_not_null(run->output, "case %s: forward failed: %s", c->name, run->ctx.error.message);
 
     const hop_golden_tensor *w = find_kind(c, HOP_GOLDEN_LOSS_WEIGHT);
     cr_assert_not_null(w, "case %s: no loss_weight record", c->name);
@@ -478,9 +478,9 @@ static void compare_forward(golden_run *run, parity_stats *stats, float loss)
     const hop_golden_case *c = run->c;
     const hop_golden_tensor *out = find_kind(c, HOP_GOLDEN_OUTPUT64);
     cr_assert_not_null(out, "case %s: no output64 record", c->name);
-    cr_assert(hop_shape_equal(run->output->value.ndim, run->output->value.shape, out->ndim,
-                              out->shape),
-              "case %s: output shape differs from the reference", c->name);
+    cr_assert(
+        hop_shape_equal(run->output->value.ndim, run->output->value.shape, out->ndim, out->shape),
+        "case %s: output shape differs from the reference", c->name);
     compare_tensor(stats, c->name, "output", run->output->value.data, out->values, out->numel);
 
     /* The text format has no float64 association matrix, so the float32 one is the reference. */
@@ -495,8 +495,8 @@ static void compare_forward(golden_run *run, parity_stats *stats, float loss)
     cr_expect(c->has_loss64, "case %s: no loss64 record", c->name);
     compare_tensor(stats, c->name, "loss", &loss, &c->loss64, 1);
 
-    cr_expect_eq(run->info.num_heads, c->n_update_steps, "case %s: %d heads, reference %d",
-                 c->name, run->info.num_heads, c->n_update_steps);
+    cr_expect_eq(run->info.num_heads, c->n_update_steps, "case %s: %d heads, reference %d", c->name,
+                 run->info.num_heads, c->n_update_steps);
     for (int h = 0; h < c->n_update_steps && h < run->info.num_heads; h++)
         cr_expect_eq(run->info.update_steps[h], c->update_steps[h],
                      "case %s: head %d took %d update steps, the reference %d", c->name, h,
@@ -512,8 +512,7 @@ static void compare_input_grads(golden_run *run, parity_stats *stats)
                            run->input_names[i]);
         char what[160];
         snprintf(what, sizeof what, "gradient of input %s", run->input_names[i]);
-        compare_tensor(stats, run->c->name, what, run->inputs[i]->grad, ref->values,
-                       ref->numel);
+        compare_tensor(stats, run->c->name, what, run->inputs[i]->grad, ref->values, ref->numel);
     }
 }
 
@@ -526,8 +525,8 @@ static double *reference_grad(const golden_run *run, int id)
     double *out = calloc(info->numel, sizeof *out);
     cr_assert_not_null(out);
     if (!ref->none) {
-        cr_assert_eq(ref->numel, info->numel, "case %s: grad of '%s' has %zu values",
-                     run->c->name, info->name, ref->numel);
+        cr_assert_eq(ref->numel, info->numel, "case %s: grad of '%s' has %zu values", run->c->name,
+                     info->name, ref->numel);
         memcpy(out, ref->values, info->numel * sizeof *out);
     }
     return out;
@@ -594,8 +593,8 @@ static void compare_merged_norms(golden_run *run, parity_stats *stats, bool *don
             done[ids[m]] = true;
         }
         char what[160];
-        snprintf(what, sizeof what, "summed %s gradient of the %s-path LayerNorms",
-                 suffixes[s], path);
+        snprintf(what, sizeof what, "summed %s gradient of the %s-path LayerNorms", suffixes[s],
+                 path);
         compare_tensor(stats, run->c->name, what, hop_sum_grad, ref_sum_grad, n);
         free(hop_sum_grad);
         free(ref_sum_grad);

@@ -85,8 +85,7 @@ typedef struct hop_golden_file {
 } hop_golden_file;
 
 /* Parses length bytes of golden text (no terminating NUL needed) into file. */
-hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *file,
-                            hop_error *err);
+hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *file, hop_error *err);
 /* Reads and parses the file at path. */
 hop_status hop_golden_load(const char *path, hop_golden_file *file, hop_error *err);
 void hop_golden_free(hop_golden_file *file);
@@ -103,8 +102,8 @@ const hop_golden_tensor *hop_golden_find(const hop_golden_case *c, hop_golden_ki
  */
 hop_status hop_golden_hopfield_config(const hop_golden_case *c, hop_hopfield_config *config,
                                       hop_error *err);
-hop_status hop_golden_pooling_config(const hop_golden_case *c,
-                                     hop_hopfield_pooling_config *config, hop_error *err);
+hop_status hop_golden_pooling_config(const hop_golden_case *c, hop_hopfield_pooling_config *config,
+                                     hop_error *err);
 
 #ifdef __cplusplus
 }

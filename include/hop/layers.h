@@ -2,8 +2,8 @@
  * Layers: Linear, LayerNorm, Dropout, the Hopfield association core and HopfieldPooling.
  *
  * Layers are graph builders. An init function checks a configuration and registers the
- * layer's parameters in a hop_params store under a caller-given name prefix (prefix "pool"
- * gives "pool.hopfield.association_core.in_proj_weight"); the layer keeps only integer
+ * layer's parameters in a hop_params store under a caller-given name prefix, so prefix "pool"
+ * gives "pool.hopfield.association_core.in_proj_weight". The layer keeps only integer
  * parameter ids. A forward function adds the layer's ops to a graph and returns the output
  * node, or NULL with the message in the graph's hop_ctx error. Gradients come from the ops.
  *
@@ -33,9 +33,9 @@ hop_status hop_layer_param_name(char *buf, size_t size, const char *prefix, cons
                                 hop_error *err);
 
 /* Registers the parameter "prefix.name" in params; see hop_params_add(). */
-hop_status hop_layer_param_add(hop_params *params, const char *prefix, const char *name,
-                               int ndim, const int *shape, hop_init init, float arg,
-                               hop_rng *rng, int *id, hop_error *err);
+hop_status hop_layer_param_add(hop_params *params, const char *prefix, const char *name, int ndim,
+                               const int *shape, hop_init init, float arg, hop_rng *rng, int *id,
+                               hop_error *err);
 
 /* Linear: y = x W^T + b over the last axis of x. */
 
@@ -57,8 +57,8 @@ typedef struct hop_linear {
     int bias_id;   /* "prefix.bias", shape (out_features); -1 without bias */
 } hop_linear;
 
-hop_status hop_linear_init(hop_linear *layer, const hop_linear_config *config,
-                           hop_params *params, const char *prefix, hop_rng *rng, hop_error *err);
+hop_status hop_linear_init(hop_linear *layer, const hop_linear_config *config, hop_params *params,
+                           const char *prefix, hop_rng *rng, hop_error *err);
 /* x has 2 to 4 axes, the last of extent in_features; the output ends in out_features. */
 hop_node *hop_linear_forward(hop_graph *g, hop_params *params, const hop_linear *layer,
                              hop_node *x);
@@ -68,7 +68,7 @@ hop_node *hop_linear_forward(hop_graph *g, hop_params *params, const hop_linear 
 typedef struct hop_layernorm_config {
     int features;
     bool affine; /* register "weight" (ones) and "bias" (zeros) */
-    float eps;   /* added to the variance; must be finite and not negative */
+    float eps;   /* added to the variance; finite and greater than 0 */
 } hop_layernorm_config;
 
 /* Returns an affine configuration with eps 1e-5. */
@@ -81,9 +81,8 @@ typedef struct hop_layernorm_layer {
     int bias_id;   /* "prefix.bias", shape (features); -1 when not affine */
 } hop_layernorm_layer;
 
-hop_status hop_layernorm_layer_init(hop_layernorm_layer *layer,
-                                    const hop_layernorm_config *config, hop_params *params,
-                                    const char *prefix, hop_error *err);
+hop_status hop_layernorm_layer_init(hop_layernorm_layer *layer, const hop_layernorm_config *config,
+                                    hop_params *params, const char *prefix, hop_error *err);
 hop_node *hop_layernorm_layer_forward(hop_graph *g, hop_params *params,
                                       const hop_layernorm_layer *layer, hop_node *x);
 
@@ -180,8 +179,7 @@ typedef struct hop_hopfield {
  * weights one. The configuration is checked before anything is registered.
  */
 hop_status hop_hopfield_init(hop_hopfield *layer, const hop_hopfield_config *config,
-                             hop_params *params, const char *prefix, hop_rng *rng,
-                             hop_error *err);
+                             hop_params *params, const char *prefix, hop_rng *rng, hop_error *err);
 
 /* Optional result of a forward run, valid until the graph is reset. */
 typedef struct hop_hopfield_info {
@@ -191,18 +189,17 @@ typedef struct hop_hopfield_info {
 } hop_hopfield_info;
 
 /* Copies the association matrix (B, num_heads, L, S) into out, which holds count floats. */
-hop_status hop_hopfield_info_association(const hop_hopfield_info *info, float *out,
-                                         size_t count, hop_error *err);
+hop_status hop_hopfield_info_association(const hop_hopfield_info *info, float *out, size_t count,
+                                         hop_error *err);
 
 /*
  * Associates state patterns (B or 1, L, E) with stored patterns (B, S, stored width) and
  * returns (B, L, output_width). mask is NULL or (B, S); a nonzero entry removes that stored
  * pattern, and a row with every pattern removed gives a zero association. info may be NULL.
  */
-hop_node *hop_hopfield_forward_patterns(hop_graph *g, hop_params *params,
-                                        const hop_hopfield *layer, hop_node *stored,
-                                        hop_node *state, hop_node *projection, hop_node *mask,
-                                        hop_hopfield_info *info);
+hop_node *hop_hopfield_forward_patterns(hop_graph *g, hop_params *params, const hop_hopfield *layer,
+                                        hop_node *stored, hop_node *state, hop_node *projection,
+                                        hop_node *mask, hop_hopfield_info *info);
 
 /* Self-association: x (B, S, E) is the stored patterns, state patterns and projection. */
 hop_node *hop_hopfield_forward(hop_graph *g, hop_params *params, const hop_hopfield *layer,
@@ -227,9 +224,8 @@ typedef struct hop_hopfield_pooling {
 
 /* Registers pooling_weights, drawn from N(0, 0.02^2), then the core's parameters. */
 hop_status hop_hopfield_pooling_init(hop_hopfield_pooling *layer,
-                                     const hop_hopfield_pooling_config *config,
-                                     hop_params *params, const char *prefix, hop_rng *rng,
-                                     hop_error *err);
+                                     const hop_hopfield_pooling_config *config, hop_params *params,
+                                     const char *prefix, hop_rng *rng, hop_error *err);
 
 /*
  * Pools bags x (B, S, input_size), which serve as stored patterns and pattern projection,
