@@ -41,8 +41,8 @@ hop_node *hop_node_build(hop_graph *g, hop_op_id op, hop_node **inputs, int n_in
                          const int *iargs, int n_iargs, const float *fargs, int n_fargs);
 
 /* Writes "op: message" into the graph's error and returns status. */
-hop_status hop_op_fail(hop_graph *g, const hop_node *n, hop_status status, const char *format,
-                       ...) __attribute__((format(printf, 4, 5)));
+hop_status hop_op_fail(hop_graph *g, const hop_node *n, hop_status status, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Formats a node's shape for messages into buf. */
 const char *hop_node_shape(const hop_node *n, char *buf, size_t size);

@@ -7,8 +7,8 @@
 const char *hop_status_string(hop_status status)
 {
     static const char *names[HOP_STATUS_COUNT] = {
-        "ok",         "invalid argument", "shape error",   "out of memory",
-        "I/O error",  "parse error",      "invalid data",  "numeric error",
+        "ok",        "invalid argument", "shape error",  "out of memory",
+        "I/O error", "parse error",      "invalid data", "numeric error",
     };
     if ((int)status < 0 || status >= HOP_STATUS_COUNT)
         return "unknown status";

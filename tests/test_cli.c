@@ -185,8 +185,7 @@ Test(cli, cross_validation_writes_report, .timeout = 120)
     cr_assert_not_null(f);
     for (int b = 0; b < 12; b++)
         for (int i = 0; i < 3; i++)
-            fprintf(f, "%d,%d,%g,%g\n", b % 2, b + 1, (b % 2 && i == 0) ? 4.0 : 0.1 * i,
-                    0.05 * b);
+            fprintf(f, "%d,%d,%g,%g\n", b % 2, b + 1, (b % 2 && i == 0) ? 4.0 : 0.1 * i, 0.05 * b);
     fclose(f);
 
     snprintf(args, sizeof args, "mil --data %s --folds 3 --epochs 30 --quiet --report %s", data,

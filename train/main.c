@@ -6,20 +6,19 @@
 
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hop COMMAND [FLAGS]\n"
-            "\n"
-            "Commands:\n"
-            "  mil        train Hopfield-pooling MIL classifiers with cross-validation\n"
-            "  predict    score bags with a model saved by 'hop mil --save-model'\n"
-            "  proto      prototype learning with HopfieldLayer, beside two baselines\n"
-            "  golden     check hop's Hopfield layers against reference outputs\n"
-            "  memory     associative-memory experiments: capacity, retrieval, fixed points\n"
-            "  bench      benchmarks of sgemm, Hopfield retrieval and MIL training\n"
-            "\n"
-            "Flags:\n"
-            "  --help     show this help; 'hop COMMAND --help' lists a command's flags\n"
-            "  --version  print the version and the BLAS library\n");
+    fprintf(out, "usage: hop COMMAND [FLAGS]\n"
+                 "\n"
+                 "Commands:\n"
+                 "  mil        train Hopfield-pooling MIL classifiers with cross-validation\n"
+                 "  predict    score bags with a model saved by 'hop mil --save-model'\n"
+                 "  proto      prototype learning with HopfieldLayer, beside two baselines\n"
+                 "  golden     check hop's Hopfield layers against reference outputs\n"
+                 "  memory     associative-memory experiments: capacity, retrieval, fixed points\n"
+                 "  bench      benchmarks of sgemm, Hopfield retrieval and MIL training\n"
+                 "\n"
+                 "Flags:\n"
+                 "  --help     show this help; 'hop COMMAND --help' lists a command's flags\n"
+                 "  --version  print the version and the BLAS library\n");
 }
 
 int main(int argc, char **argv)

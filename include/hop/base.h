@@ -15,9 +15,9 @@
 extern "C" {
 #endif
 
-#define HOP_VERSION_MAJOR 0
-#define HOP_VERSION_MINOR 1
-#define HOP_VERSION_PATCH 0
+#define HOP_VERSION_MAJOR  0
+#define HOP_VERSION_MINOR  1
+#define HOP_VERSION_PATCH  0
 #define HOP_VERSION_STRING "0.1.0"
 
 typedef enum hop_status {
