@@ -1,4 +1,4 @@
-/* Neural-network ops: masked softmax, layer normalisation, dropout and the two losses. */
+/* Neural-network ops: masked softmax, layer normalisation, dropout and the losses. */
 #include <math.h>
 #include <string.h>
 
@@ -389,7 +389,10 @@ static void loss_shape(hop_node *n)
     n->value.shape[0] = 1;
 }
 
-/* bce_logits: inputs are the logits and the targets, of equal shapes. */
+/*
+ * bce_logits: inputs are the logits, the targets of the same shape and, optionally, the
+ * positive-class weights of shape (C) broadcast along the logits' last axis of extent C.
+ */
 static hop_status bce_infer(hop_graph *g, hop_node *n)
 {
     const hop_node *x = n->inputs[0], *t = n->inputs[1];
@@ -398,11 +401,46 @@ static hop_status bce_infer(hop_graph *g, hop_node *n)
         return hop_op_fail(g, n, HOP_ERR_SHAPE, "logits %s and targets %s differ in shape",
                            hop_node_shape(x, sx, sizeof sx), hop_node_shape(t, st, sizeof st));
     }
+    if (n->n_inputs > 2) {
+        const hop_node *w = n->inputs[2];
+        int classes = x->value.shape[x->value.ndim - 1];
+        if (w->value.ndim != 1 || w->value.shape[0] != classes) {
+            char sw[64];
+            return hop_op_fail(g, n, HOP_ERR_SHAPE,
+                               "pos_weight has shape %s but the logits' last axis has %d entries",
+                               hop_node_shape(w, sw, sizeof sw), classes);
+        }
+        for (int c = 0; c < classes; c++)
+            if (!(w->value.data[c] >= 0.0f) || !isfinite(w->value.data[c]))
+                return hop_op_fail(g, n, HOP_ERR_ARG,
+                                   "pos_weight[%d] = %g is invalid; it must be finite and >= 0", c,
+                                   (double)w->value.data[c]);
+    }
     loss_shape(n);
     return HOP_OK;
 }
 
-/* x, t: (count), out: (1) = mean of max(x, 0) - x t + log1p(exp(-|x|)), finite for any x. */
+/* The positive-class weight of flat element i, 1 without weights. */
+static double bce_pos_weight(const hop_node *n, size_t i)
+{
+    if (n->n_inputs < 3)
+        return 1.0;
+    const hop_node *x = n->inputs[0];
+    size_t classes = (size_t)x->value.shape[x->value.ndim - 1];
+    return n->inputs[2]->value.data[i % classes];
+}
+
+/* softplus(-x) = -log(sigmoid(x)), finite for any x. */
+static double softplus_neg(double x)
+{
+    return log1p(exp(-fabs(x))) + fmax(-x, 0.0);
+}
+
+/*
+ * x, t: (count), out: (1). Without weights the mean of max(x, 0) - x t + log1p(exp(-|x|)).
+ * With pos_weight p, as torch.nn.BCEWithLogitsLoss: the mean of
+ * (1 - t) x + (1 + (p - 1) t) softplus(-x), which is -[p t log s(x) + (1 - t) log(1 - s(x))].
+ */
 static hop_status bce_forward(hop_graph *g, hop_node *n)
 {
     const float *x = n->inputs[0]->value.data, *t = n->inputs[1]->value.data;
@@ -413,7 +451,12 @@ static hop_status bce_forward(hop_graph *g, hop_node *n)
             return hop_op_fail(g, n, HOP_ERR_DATA, "target %g at index %zu is outside [0, 1]",
                                (double)t[i], i);
         double xi = x[i];
-        sum += fmax(xi, 0.0) - xi * t[i] + log1p(exp(-fabs(xi)));
+        if (n->n_inputs < 3) {
+            sum += fmax(xi, 0.0) - xi * t[i] + log1p(exp(-fabs(xi)));
+            continue;
+        }
+        double log_weight = 1.0 + (bce_pos_weight(n, i) - 1.0) * t[i];
+        sum += (1.0 - t[i]) * xi + log_weight * softplus_neg(xi);
     }
     n->value.data[0] = (float)(sum / (double)count);
     return HOP_OK;
@@ -427,17 +470,30 @@ static float sigmoid_stable(float x)
     return e / (1.0f + e);
 }
 
-/* dx += (sigmoid(x) - t) * dout / count and dt += -x * dout / count. */
+/*
+ * dx += ((1 - t) - (1 + (p - 1) t) sigmoid(-x)) * dout / count, which is sigmoid(x) - t for
+ * p = 1, and dt += (-x + (p - 1) softplus(-x)) * dout / count.
+ */
 static void bce_backward(hop_graph *g, hop_node *n)
 {
     hop_node *x = n->inputs[0], *t = n->inputs[1];
     size_t count = hop_node_numel(x);
     float scale = n->grad[0] / (float)count;
     for (size_t i = 0; i < count; i++) {
+        float xi = x->value.data[i], ti = t->value.data[i];
+        if (n->n_inputs < 3) {
+            if (x->grad)
+                x->grad[i] += (sigmoid_stable(xi) - ti) * scale;
+            if (t->grad)
+                t->grad[i] -= xi * scale;
+            continue;
+        }
+        double p = bce_pos_weight(n, i);
+        double log_weight = 1.0 + (p - 1.0) * ti;
         if (x->grad)
-            x->grad[i] += (sigmoid_stable(x->value.data[i]) - t->value.data[i]) * scale;
+            x->grad[i] += (float)((1.0 - ti) - log_weight * sigmoid_stable(-xi)) * scale;
         if (t->grad)
-            t->grad[i] -= x->value.data[i] * scale;
+            t->grad[i] += (float)(-xi + (p - 1.0) * softplus_neg(xi)) * scale;
     }
 }
 
@@ -449,11 +505,46 @@ hop_node *hop_bce_logits(hop_graph *g, hop_node *logits, hop_node *targets)
     return hop_node_build(g, HOP_OP_BCE_LOGITS, inputs, 2, NULL, 0, NULL, 0);
 }
 
+hop_node *hop_bce_logits_weighted(hop_graph *g, hop_node *logits, hop_node *targets,
+                                  const float *pos_weight)
+{
+    if (!pos_weight)
+        return hop_bce_logits(g, logits, targets);
+    if (!logits)
+        return NULL;
+
+    int classes = logits->value.shape[logits->value.ndim - 1];
+    hop_node *inputs[3] = {logits, targets, hop_constant(g, 1, &classes, pos_weight)};
+    return hop_node_build(g, HOP_OP_BCE_LOGITS, inputs, 3, NULL, 0, NULL, 0);
+}
+
 /*
- * softmax_xent: inputs are the logits (N, C) and a constant (N) holding the class indices
- * as floats, which hop_softmax_xent has range-checked. n->saved keeps softmax(logits).
+ * softmax_xent: inputs are the logits (N, C), a constant (N) holding the class indices as
+ * floats, which the constructors have range-checked, and optionally the class weights (C).
+ * fargs[0] is the label smoothing. n->saved is a xent_saved.
  */
 #define XENT_MAX_CLASSES (1 << 24) /* every class index is exact as a float */
+
+typedef struct xent_saved {
+    float *probs;       /* softmax(logits), (N, C) */
+    double denominator; /* sum over rows of the weight of the row's label; N without weights */
+} xent_saved;
+
+static hop_status xent_check_weights(hop_graph *g, hop_node *n, int classes)
+{
+    const hop_node *w = n->inputs[2];
+    if (w->value.ndim != 1 || w->value.shape[0] != classes) {
+        char sw[64];
+        return hop_op_fail(g, n, HOP_ERR_SHAPE, "class weights have shape %s, expected (%d)",
+                           hop_node_shape(w, sw, sizeof sw), classes);
+    }
+    for (int c = 0; c < classes; c++)
+        if (!(w->value.data[c] >= 0.0f) || !isfinite(w->value.data[c]))
+            return hop_op_fail(g, n, HOP_ERR_ARG,
+                               "class weight %d = %g is invalid; it must be finite and >= 0", c,
+                               (double)w->value.data[c]);
+    return HOP_OK;
+}
 
 static hop_status xent_infer(hop_graph *g, hop_node *n)
 {
@@ -465,58 +556,102 @@ static hop_status xent_infer(hop_graph *g, hop_node *n)
     if (x->value.shape[1] > XENT_MAX_CLASSES)
         return hop_op_fail(g, n, HOP_ERR_SHAPE, "%d classes, at most %d supported",
                            x->value.shape[1], XENT_MAX_CLASSES);
+    float smoothing = n->fargs[0];
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return hop_op_fail(g, n, HOP_ERR_ARG, "label smoothing %g is invalid; it must be in [0, 1]",
+                           (double)smoothing);
+    if (n->n_inputs > 2 && xent_check_weights(g, n, x->value.shape[1]) != HOP_OK)
+        return hop_graph_ctx(g)->error.status;
     loss_shape(n);
     return HOP_OK;
 }
 
-/* x, p: (rows, c), out: (1) = mean over rows of log(sum(exp(x))) - x[label]. */
+static float xent_weight(const hop_node *n, int c)
+{
+    return n->n_inputs > 2 ? n->inputs[2]->value.data[c] : 1.0f;
+}
+
+/*
+ * The target distribution of one row times the class weights, as torch.nn.CrossEntropyLoss:
+ * q[c] = (1 - smoothing) w[label] [c == label] + smoothing / C w[c].
+ */
+static double xent_target(const hop_node *n, int label, int c, int classes)
+{
+    double smoothing = n->fargs[0];
+    double q = smoothing / classes * xent_weight(n, c);
+    if (c == label)
+        q += (1.0 - smoothing) * xent_weight(n, label);
+    return q;
+}
+
+/*
+ * x, p: (rows, c), out: (1) = sum over rows of -sum_c q[c] log(softmax(x)[c]), divided by
+ * the sum of w[label] over rows (the row count without weights), as torch's mean reduction.
+ */
 static hop_status xent_forward(hop_graph *g, hop_node *n)
 {
     const hop_node *x = n->inputs[0];
     const float *labels = n->inputs[1]->value.data;
     int rows = x->value.shape[0], c = x->value.shape[1];
+    xent_saved *saved = hop_graph_alloc(g, sizeof *saved);
     float *p = hop_graph_alloc(g, (size_t)rows * (size_t)c * sizeof(float));
-    if (!p)
+    if (!saved || !p)
         return hop_graph_ctx(g)->error.status;
-    n->saved = p;
+    saved->probs = p;
+    n->saved = saved;
 
-    double sum = 0.0;
+    double sum = 0.0, denominator = 0.0;
     for (int r = 0; r < rows; r++) {
         const float *xr = x->value.data + (size_t)r * c;
         float *log_p = p + (size_t)r * c;
+        int label = (int)labels[r];
         softmax_row(xr, NULL, 0, c, 1, log_p);
-        sum -= log_p[(int)labels[r]];
-        for (int j = 0; j < c; j++)
+        denominator += xent_weight(n, label);
+        for (int j = 0; j < c; j++) {
+            if (j == label || n->fargs[0] > 0.0f)
+                sum -= xent_target(n, label, j, c) * log_p[j];
             log_p[j] = expf(log_p[j]);
+        }
     }
-    n->value.data[0] = (float)(sum / rows);
+    if (!(denominator > 0.0))
+        return hop_op_fail(g, n, HOP_ERR_DATA,
+                           "the class weights of all %d labels sum to 0; give a label class a "
+                           "positive weight",
+                           rows);
+    saved->denominator = denominator;
+    n->value.data[0] = (float)(sum / denominator);
     return HOP_OK;
 }
 
-/* dx += (p - onehot(label)) * dout / rows. */
+/* dx += (p sum_c q[c] - q) * dout / denominator, which is p - onehot(label) without weights. */
 static void xent_backward(hop_graph *g, hop_node *n)
 {
     hop_node *x = n->inputs[0];
     if (!x->grad)
         return;
-    const float *labels = n->inputs[1]->value.data, *p = n->saved;
+    const xent_saved *saved = n->saved;
+    const float *labels = n->inputs[1]->value.data, *p = saved->probs;
     int rows = x->value.shape[0], c = x->value.shape[1];
-    float scale = n->grad[0] / (float)rows;
+    double scale = n->grad[0] / saved->denominator;
     for (int r = 0; r < rows; r++) {
         float *dx = x->grad + (size_t)r * c;
+        int label = (int)labels[r];
+        double total = 0.0;
         for (int j = 0; j < c; j++)
-            dx[j] += p[(size_t)r * c + j] * scale;
-        dx[(int)labels[r]] -= scale;
+            total += xent_target(n, label, j, c);
+        for (int j = 0; j < c; j++) {
+            double q = xent_target(n, label, j, c);
+            dx[j] += (float)((p[(size_t)r * c + j] * total - q) * scale);
+        }
     }
 }
 
 const hop_op_def hop_op_softmax_xent_def = {"softmax_xent", xent_infer, xent_forward, xent_backward,
                                             0};
 
-hop_node *hop_softmax_xent(hop_graph *g, hop_node *logits, const int *labels)
+/* A constant (N) of the labels as floats after checking them against the logits. */
+static hop_node *xent_labels(hop_graph *g, hop_node *logits, const int *labels)
 {
-    if (!logits)
-        return NULL;
     hop_error *err = &hop_graph_ctx(g)->error;
     if (!labels) {
         hop_error_set(err, HOP_ERR_ARG, "softmax_xent: labels is NULL");
@@ -537,6 +672,74 @@ hop_node *hop_softmax_xent(hop_graph *g, hop_node *logits, const int *labels)
         return NULL;
     for (int r = 0; classes && r < rows; r++)
         label_node->value.data[r] = (float)labels[r];
-    hop_node *inputs[2] = {logits, label_node};
-    return hop_node_build(g, HOP_OP_SOFTMAX_XENT, inputs, 2, NULL, 0, NULL, 0);
+    return label_node;
+}
+
+hop_node *hop_softmax_xent(hop_graph *g, hop_node *logits, const int *labels)
+{
+    return hop_softmax_xent_ex(g, logits, labels, NULL, 0.0f);
+}
+
+hop_node *hop_softmax_xent_ex(hop_graph *g, hop_node *logits, const int *labels,
+                              const float *class_weights, float label_smoothing)
+{
+    if (!logits)
+        return NULL;
+    hop_node *inputs[3] = {logits, xent_labels(g, logits, labels), NULL};
+    int n_inputs = 2;
+    if (class_weights) {
+        int classes = logits->value.ndim == 2 ? logits->value.shape[1] : 1;
+        inputs[n_inputs++] = hop_constant(g, 1, &classes, class_weights);
+    }
+    return hop_node_build(g, HOP_OP_SOFTMAX_XENT, inputs, n_inputs, NULL, 0, &label_smoothing, 1);
+}
+
+/* mse: inputs are the prediction and the target of the same shape; out: (1). */
+static hop_status mse_infer(hop_graph *g, hop_node *n)
+{
+    const hop_node *a = n->inputs[0], *b = n->inputs[1];
+    if (!hop_shape_equal(a->value.ndim, a->value.shape, b->value.ndim, b->value.shape)) {
+        char sa[64], sb[64];
+        return hop_op_fail(g, n, HOP_ERR_SHAPE, "prediction %s and target %s differ in shape",
+                           hop_node_shape(a, sa, sizeof sa), hop_node_shape(b, sb, sizeof sb));
+    }
+    loss_shape(n);
+    return HOP_OK;
+}
+
+/* out = mean((a - b)^2), accumulated in double. */
+static hop_status mse_forward(hop_graph *g, hop_node *n)
+{
+    const float *a = n->inputs[0]->value.data, *b = n->inputs[1]->value.data;
+    size_t count = hop_node_numel(n->inputs[0]);
+    double sum = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        double d = (double)a[i] - b[i];
+        sum += d * d;
+    }
+    n->value.data[0] = (float)(sum / (double)count);
+    return HOP_OK;
+}
+
+/* da += 2 (a - b) dout / count and db -= the same. */
+static void mse_backward(hop_graph *g, hop_node *n)
+{
+    hop_node *a = n->inputs[0], *b = n->inputs[1];
+    size_t count = hop_node_numel(a);
+    double scale = 2.0 * n->grad[0] / (double)count;
+    for (size_t i = 0; i < count; i++) {
+        float d = (float)(((double)a->value.data[i] - b->value.data[i]) * scale);
+        if (a->grad)
+            a->grad[i] += d;
+        if (b->grad)
+            b->grad[i] -= d;
+    }
+}
+
+const hop_op_def hop_op_mse_def = {"mse", mse_infer, mse_forward, mse_backward, 0};
+
+hop_node *hop_mse(hop_graph *g, hop_node *prediction, hop_node *target)
+{
+    hop_node *inputs[2] = {prediction, target};
+    return hop_node_build(g, HOP_OP_MSE, inputs, 2, NULL, 0, NULL, 0);
 }
