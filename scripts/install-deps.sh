@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libstb-dev
-          libcjson-dev libcriterion-dev gnuplot-nox)
+          libcjson-dev libcriterion-dev gnuplot-nox dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do
