@@ -569,8 +569,9 @@ typedef enum option_type {
     OPT_SIZE,    /* an integer, or null for hop's 0 = default */
     OPT_STEPS,   /* an integer, or null for an unbounded update loop (-1) */
     OPT_FLOAT,   /* a number */
-    OPT_SCALING, /* a number, or null for the default; a per-head tensor is not implemented */
+    OPT_SCALING, /* a number, null for the default, or {"tensor": [one per head]} */
     OPT_BOOL,
+    OPT_ACTIVATION, /* null or the name of a torch function hop implements */
 } option_type;
 
 typedef struct option {
@@ -603,35 +604,18 @@ static const option hopfield_options[] = {
     {"normalize_hopfield_space", OPT_BOOL, HF(normalize_hopfield_space)},
     {"normalize_hopfield_space_affine", OPT_BOOL, HF(normalize_hopfield_space_affine)},
     {"normalize_hopfield_space_eps", OPT_FLOAT, HF(normalize_hopfield_space_eps)},
+    {"stored_pattern_as_static", OPT_BOOL, HF(stored_pattern_as_static)},
+    {"state_pattern_as_static", OPT_BOOL, HF(state_pattern_as_static)},
+    {"pattern_projection_as_static", OPT_BOOL, HF(pattern_projection_as_static)},
+    {"pattern_projection_as_connected", OPT_BOOL, HF(pattern_projection_as_connected)},
+    {"association_activation", OPT_ACTIVATION, HF(association_activation)},
     {"input_bias", OPT_BOOL, HF(input_bias)},
+    {"concat_bias_pattern", OPT_BOOL, HF(concat_bias_pattern)},
+    {"add_zero_association", OPT_BOOL, HF(add_zero_association)},
     {"disable_out_projection", OPT_BOOL, HF(disable_out_projection)},
     {"dropout", OPT_FLOAT, HF(dropout)},
 };
 #undef HF
-
-/* Reference options hop does not implement, accepted only at their default JSON value. */
-static const struct {
-    const char *key;
-    const char *accepted; /* "true", "false" or "null" */
-} fixed_options[] = {
-    {"batch_first", "true"},
-    {"association_activation", "null"},
-    {"concat_bias_pattern", "false"},
-    {"add_zero_association", "false"},
-    {"stored_pattern_as_static", "false"},
-    {"state_pattern_as_static", "false"},
-    {"pattern_projection_as_static", "false"},
-    {"pattern_projection_as_connected", "false"},
-};
-
-static bool json_matches(const cJSON *value, const char *accepted)
-{
-    if (strcmp(accepted, "null") == 0)
-        return cJSON_IsNull(value);
-    if (strcmp(accepted, "true") == 0)
-        return cJSON_IsTrue(value);
-    return cJSON_IsFalse(value);
-}
 
 static hop_status kwarg_fail(const hop_golden_case *c, hop_status status, const char *key,
                              const char *problem, hop_error *err)
@@ -651,25 +635,41 @@ static bool json_int(const cJSON *value, int *out)
     return true;
 }
 
+static hop_status apply_head_scaling(const hop_golden_case *c, const cJSON *value,
+                                     hop_golden_config *config, hop_error *err)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(value, "tensor");
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n < 1 || n > HOP_HOPFIELD_MAX_HEADS)
+        return kwarg_fail(c, HOP_ERR_PARSE, "scaling",
+                          "is an object without a \"tensor\" list of 1 to 1024 numbers", err);
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list)
+    {
+        if (!cJSON_IsNumber(item))
+            return kwarg_fail(c, HOP_ERR_PARSE, "scaling", "has a non-number tensor entry", err);
+        config->head_scaling[i++] = (float)item->valuedouble;
+    }
+    config->n_head_scaling = n;
+    return HOP_OK;
+}
+
 static hop_status apply_number(const hop_golden_case *c, const option *opt, const cJSON *value,
-                               void *field, hop_error *err)
+                               hop_golden_config *config, float *field, hop_error *err)
 {
     if (opt->type == OPT_SCALING && cJSON_IsObject(value))
+        return apply_head_scaling(c, value, config, err);
+    if (cJSON_IsArray(value) || cJSON_IsObject(value))
         return kwarg_fail(c, HOP_ERR_DATA, opt->key,
-                          "is a per-head tensor, which hop does not implement", err);
-    if ((opt->type == OPT_SCALING || opt->type == OPT_FLOAT) && cJSON_IsArray(value))
-        return kwarg_fail(c, HOP_ERR_DATA, opt->key,
-                          "is a per-head list, which hop does not implement", err);
+                          "is a per-head tensor, which hop implements only for scaling", err);
     if (opt->type == OPT_SCALING && cJSON_IsNull(value)) {
-        *(float *)field = 0.0f;
+        *field = NAN;
         return HOP_OK;
     }
     if (!cJSON_IsNumber(value))
         return kwarg_fail(c, HOP_ERR_PARSE, opt->key, "is not a number", err);
-    if (opt->type == OPT_SCALING && value->valuedouble == 0.0)
-        return kwarg_fail(c, HOP_ERR_DATA, opt->key,
-                          "is 0, which hop reads as the default 1 / sqrt(hidden_size)", err);
-    *(float *)field = (float)value->valuedouble;
+    *field = (float)value->valuedouble;
     return HOP_OK;
 }
 
@@ -688,16 +688,43 @@ static hop_status apply_integer(const hop_golden_case *c, const option *opt, con
     return HOP_OK;
 }
 
-static hop_status apply_option(const hop_golden_case *c, const option *opt, const cJSON *value,
-                               hop_hopfield_config *config, hop_error *err)
+static hop_status apply_activation(const hop_golden_case *c, const cJSON *value,
+                                   hop_hopfield_activation *field, hop_error *err)
 {
-    void *field = (char *)config + opt->offset;
+    static const struct {
+        const char *name;
+        hop_hopfield_activation activation;
+    } names[] = {
+        {"relu", HOP_HOPFIELD_ACTIVATION_RELU},
+        {"tanh", HOP_HOPFIELD_ACTIVATION_TANH},
+        {"sigmoid", HOP_HOPFIELD_ACTIVATION_SIGMOID},
+    };
+    if (cJSON_IsNull(value)) {
+        *field = HOP_HOPFIELD_ACTIVATION_NONE;
+        return HOP_OK;
+    }
+    if (!cJSON_IsString(value))
+        return kwarg_fail(c, HOP_ERR_PARSE, "association_activation", "is not a string", err);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(value->valuestring, names[i].name) == 0) {
+            *field = names[i].activation;
+            return HOP_OK;
+        }
+    return kwarg_fail(c, HOP_ERR_DATA, "association_activation",
+                      "names an activation hop does not implement; use relu, tanh or sigmoid", err);
+}
+
+static hop_status apply_option(const hop_golden_case *c, const option *opt, const cJSON *value,
+                               hop_golden_config *config, hop_error *err)
+{
+    void *field = (char *)&config->hopfield + opt->offset;
     switch (opt->type) {
     case OPT_INT:
     case OPT_SIZE:
     case OPT_STEPS: return apply_integer(c, opt, value, field, err);
     case OPT_FLOAT:
-    case OPT_SCALING: return apply_number(c, opt, value, field, err);
+    case OPT_SCALING: return apply_number(c, opt, value, config, field, err);
+    case OPT_ACTIVATION: return apply_activation(c, value, field, err);
     case OPT_BOOL: break;
     }
     if (!cJSON_IsBool(value))
@@ -706,40 +733,51 @@ static hop_status apply_option(const hop_golden_case *c, const option *opt, cons
     return HOP_OK;
 }
 
-static hop_status apply_hopfield_kwarg(const hop_golden_case *c, const cJSON *item,
-                                       hop_hopfield_config *config, hop_error *err)
+static hop_status apply_bool(const hop_golden_case *c, const cJSON *item, bool *field,
+                             hop_error *err)
 {
+    if (!cJSON_IsBool(item))
+        return kwarg_fail(c, HOP_ERR_PARSE, item->string, "is not true or false", err);
+    *field = cJSON_IsTrue(item);
+    return HOP_OK;
+}
+
+/* Keys of the wrappers; returns HOP_ERR_DATA without a message when the key is not one. */
+static hop_status apply_wrapper_kwarg(const hop_golden_case *c, const cJSON *item,
+                                      hop_golden_config *config, hop_error *err)
+{
+    const char *key = item->string;
+    bool pooling = config->module == HOP_GOLDEN_POOLING, layer = config->module == HOP_GOLDEN_LAYER;
+    if ((pooling || layer) && strcmp(key, "quantity") == 0) {
+        if (!json_int(item, &config->quantity))
+            return kwarg_fail(c, HOP_ERR_PARSE, key, "is not an integer", err);
+        return HOP_OK;
+    }
+    if ((pooling || layer) && strcmp(key, "trainable") == 0)
+        return apply_bool(c, item, &config->trainable, err);
+    if (layer && strcmp(key, "lookup_weights_as_separated") == 0)
+        return apply_bool(c, item, &config->lookup_weights_as_separated, err);
+    if (layer && strcmp(key, "lookup_targets_as_trainable") == 0)
+        return apply_bool(c, item, &config->lookup_targets_as_trainable, err);
+    return HOP_ERR_DATA;
+}
+
+static hop_status apply_kwarg(const hop_golden_case *c, const cJSON *item,
+                              hop_golden_config *config, hop_error *err)
+{
+    hop_status status = apply_wrapper_kwarg(c, item, config, err);
+    if (status != HOP_ERR_DATA)
+        return status;
     for (size_t i = 0; i < sizeof hopfield_options / sizeof hopfield_options[0]; i++)
         if (strcmp(item->string, hopfield_options[i].key) == 0)
             return apply_option(c, &hopfield_options[i], item, config, err);
-
-    for (size_t i = 0; i < sizeof fixed_options / sizeof fixed_options[0]; i++) {
-        if (strcmp(item->string, fixed_options[i].key) != 0)
-            continue;
-        if (json_matches(item, fixed_options[i].accepted))
+    if (strcmp(item->string, "batch_first") == 0) {
+        if (cJSON_IsTrue(item))
             return HOP_OK;
-        char problem[96];
-        snprintf(problem, sizeof problem, "is implemented only as %s", fixed_options[i].accepted);
-        return kwarg_fail(c, HOP_ERR_DATA, item->string, problem, err);
+        return kwarg_fail(c, HOP_ERR_DATA, item->string,
+                          "is implemented only as true (batch-first layouts)", err);
     }
     return kwarg_fail(c, HOP_ERR_DATA, item->string, "is not an option hop knows", err);
-}
-
-static hop_status apply_pooling_kwarg(const hop_golden_case *c, const cJSON *item,
-                                      hop_hopfield_pooling_config *config, hop_error *err)
-{
-    if (strcmp(item->string, "quantity") == 0) {
-        if (!json_int(item, &config->quantity))
-            return kwarg_fail(c, HOP_ERR_PARSE, item->string, "is not an integer", err);
-        return HOP_OK;
-    }
-    if (strcmp(item->string, "trainable") == 0) {
-        if (!cJSON_IsBool(item))
-            return kwarg_fail(c, HOP_ERR_PARSE, item->string, "is not true or false", err);
-        config->trainable = cJSON_IsTrue(item);
-        return HOP_OK;
-    }
-    return apply_hopfield_kwarg(c, item, &config->hopfield, err);
 }
 
 static cJSON *parse_kwargs_json(const hop_golden_case *c, hop_error *err)
@@ -754,50 +792,59 @@ static cJSON *parse_kwargs_json(const hop_golden_case *c, hop_error *err)
     return json;
 }
 
-static hop_status check_class(const hop_golden_case *c, const char *expected, hop_error *err)
+static hop_status config_for_class(const hop_golden_case *c, hop_golden_config *config,
+                                   hop_error *err)
 {
-    if (c->class_name && strcmp(c->class_name, expected) == 0)
-        return HOP_OK;
-    return hop_error_set(err, HOP_ERR_ARG, "golden case '%s' (line %d) is class %s, not %s",
-                         c->name, c->line, c->class_name ? c->class_name : "(none)", expected);
+    static const struct {
+        const char *name;
+        hop_golden_module module;
+    } classes[] = {
+        {"Hopfield", HOP_GOLDEN_HOPFIELD},
+        {"HopfieldPooling", HOP_GOLDEN_POOLING},
+        {"HopfieldLayer", HOP_GOLDEN_LAYER},
+    };
+    memset(config, 0, sizeof *config);
+    config->hopfield = hop_hopfield_config_default(0);
+    config->quantity = 1;
+    config->trainable = true;
+    config->lookup_targets_as_trainable = true;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (c->class_name && strcmp(c->class_name, classes[i].name) == 0) {
+            config->module = classes[i].module;
+            return HOP_OK;
+        }
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "golden case '%s' (line %d) is class %s; hop runs Hopfield, "
+                         "HopfieldPooling and HopfieldLayer",
+                         c->name, c->line, c->class_name ? c->class_name : "(none)");
 }
 
-hop_status hop_golden_hopfield_config(const hop_golden_case *c, hop_hopfield_config *config,
-                                      hop_error *err)
+void hop_golden_config_bind(hop_golden_config *config)
 {
-    hop_status status = check_class(c, "Hopfield", err);
-    cJSON *json = status == HOP_OK ? parse_kwargs_json(c, err) : NULL;
-    if (!json)
-        return status != HOP_OK ? status : HOP_ERR_PARSE;
+    config->hopfield.head_scaling = config->n_head_scaling > 0 ? config->head_scaling : NULL;
+}
 
-    *config = hop_hopfield_config_default(0);
+hop_status hop_golden_case_config(const hop_golden_case *c, hop_golden_config *config,
+                                  hop_error *err)
+{
+    hop_status status = config_for_class(c, config, err);
+    if (status != HOP_OK)
+        return status;
+    cJSON *json = parse_kwargs_json(c, err);
+    if (!json)
+        return HOP_ERR_PARSE;
+
     const cJSON *item;
     cJSON_ArrayForEach(item, json)
     {
-        status = apply_hopfield_kwarg(c, item, config, err);
+        status = apply_kwarg(c, item, config, err);
         if (status != HOP_OK)
             break;
     }
     cJSON_Delete(json);
-    return status;
-}
-
-hop_status hop_golden_pooling_config(const hop_golden_case *c, hop_hopfield_pooling_config *config,
-                                     hop_error *err)
-{
-    hop_status status = check_class(c, "HopfieldPooling", err);
-    cJSON *json = status == HOP_OK ? parse_kwargs_json(c, err) : NULL;
-    if (!json)
-        return status != HOP_OK ? status : HOP_ERR_PARSE;
-
-    *config = hop_hopfield_pooling_config_default(0);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, json)
-    {
-        status = apply_pooling_kwarg(c, item, config, err);
-        if (status != HOP_OK)
-            break;
-    }
-    cJSON_Delete(json);
+    if (status == HOP_OK && config->n_head_scaling > 0 &&
+        config->n_head_scaling != config->hopfield.num_heads)
+        status = kwarg_fail(c, HOP_ERR_DATA, "scaling", "has not one entry per head", err);
+    hop_golden_config_bind(config);
     return status;
 }

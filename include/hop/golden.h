@@ -94,16 +94,75 @@ void hop_golden_free(hop_golden_file *file);
 const hop_golden_tensor *hop_golden_find(const hop_golden_case *c, hop_golden_kind kind,
                                          const char *name);
 
+typedef enum hop_golden_module {
+    HOP_GOLDEN_HOPFIELD,
+    HOP_GOLDEN_POOLING,
+    HOP_GOLDEN_LAYER,
+} hop_golden_module;
+
+/* A case's module and its configuration; hopfield.head_scaling points into head_scaling. */
+typedef struct hop_golden_config {
+    hop_golden_module module;
+    hop_hopfield_config hopfield;
+    float head_scaling[HOP_HOPFIELD_MAX_HEADS];
+    int n_head_scaling; /* 0 unless scaling was a per-head tensor */
+    int quantity;       /* pooling and layer */
+    bool trainable;
+    bool lookup_weights_as_separated; /* layer */
+    bool lookup_targets_as_trainable; /* layer */
+} hop_golden_config;
+
 /*
- * Builds a layer configuration from a case's kwargs, with the reference's defaults for
- * absent keys. Fails with HOP_ERR_PARSE on a value of the wrong type and with HOP_ERR_DATA,
- * naming the key, on an option hop does not implement (such as a per-head tensor scaling)
- * or does not know.
+ * Builds the configuration of a case's class from its kwargs, with the reference's defaults
+ * for absent keys. Fails with HOP_ERR_ARG on an unknown class, HOP_ERR_PARSE on a value of
+ * the wrong type and HOP_ERR_DATA, naming the key, on an option hop does not implement or
+ * does not know. Call hop_golden_config_bind() after copying the result.
  */
-hop_status hop_golden_hopfield_config(const hop_golden_case *c, hop_hopfield_config *config,
-                                      hop_error *err);
-hop_status hop_golden_pooling_config(const hop_golden_case *c, hop_hopfield_pooling_config *config,
-                                     hop_error *err);
+hop_status hop_golden_case_config(const hop_golden_case *c, hop_golden_config *config,
+                                  hop_error *err);
+/* Points config->hopfield.head_scaling at config's own table (after a copy). */
+void hop_golden_config_bind(hop_golden_config *config);
+
+/* Bound on max|hop - ref| relative to max(1, max|ref|) per tensor: float32 against float64. */
+#define HOP_GOLDEN_TOLERANCE 2e-5
+
+typedef enum hop_golden_verdict {
+    HOP_GOLDEN_PASS,
+    HOP_GOLDEN_FAIL,
+    HOP_GOLDEN_DEPARTURE, /* differs where the reference is known to be wrong */
+} hop_golden_verdict;
+
+/* One compared quantity of a case. */
+typedef struct hop_golden_check {
+    char what[192];  /* such as "output" or "grad_param hopfield.norm_state_pattern.bias" */
+    double max_diff; /* max|hop - ref|; INFINITY when hop gave NaN */
+    double scale;    /* max(1, max|ref|) */
+    size_t worst;    /* flat index of max_diff */
+    double hop_value, ref_value;
+    bool passed;
+} hop_golden_check;
+
+typedef struct hop_golden_result {
+    hop_golden_verdict verdict;
+    hop_golden_check *checks;
+    int n_checks;
+    double worst_relative; /* largest max_diff / scale over the checks */
+    int worst_check;       /* index of it, or -1 */
+    char note[256];        /* why the case is a departure; empty otherwise */
+} hop_golden_result;
+
+/*
+ * Runs one case: builds the module from the kwargs, loads its parameters by name (checking
+ * shape and order), runs forward and backward of loss = sum(output * loss_weight) and
+ * compares the output, association matrix, loss, update step counts and every input and
+ * parameter gradient against the float64 records. Where the reference took every projection
+ * from one LayerNorm (projection_path self or encdec), hop's separate LayerNorm gradients
+ * are compared summed against the reference's merged one. A per-head tensor scaling with
+ * differing values is run and reported as HOP_GOLDEN_DEPARTURE. Fails, filling err, when the
+ * case cannot be run; otherwise fills result (free it with hop_golden_result_free).
+ */
+hop_status hop_golden_run_case(const hop_golden_case *c, hop_golden_result *result, hop_error *err);
+void hop_golden_result_free(hop_golden_result *result);
 
 #ifdef __cplusplus
 }

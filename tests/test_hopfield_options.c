@@ -1,0 +1,525 @@
+/* Options of the Hopfield family and the places where hop departs from the reference. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hop/layers.h"
+
+typedef struct fixture {
+    hop_ctx ctx;
+    hop_graph *g;
+    hop_params ps;
+    hop_rng rng;
+    hop_error err;
+} fixture;
+
+static void fixture_init(fixture *f, uint64_t seed)
+{
+    hop_ctx_init(&f->ctx, seed);
+    f->g = hop_graph_new(&f->ctx);
+    cr_assert_not_null(f->g);
+    hop_graph_set_training(f->g, false);
+    hop_params_init(&f->ps);
+    hop_rng_seed(&f->rng, seed);
+    hop_error_clear(&f->err);
+}
+
+static void fixture_free(fixture *f)
+{
+    hop_graph_free(f->g);
+    hop_params_free(&f->ps);
+}
+
+static void randomize(hop_rng *rng, float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * hop_rng_normal(rng);
+}
+
+static hop_node *input(fixture *f, int b, int n, int w, float *data)
+{
+    randomize(&f->rng, data, (size_t)b * n * w, 1.0f);
+    return hop_input_grad(f->g, 3, (int[]){b, n, w}, data);
+}
+
+static void expect_close(const float *a, const float *b, size_t n, double tol, const char *what)
+{
+    double worst = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)a[i] - b[i]) <= worst)) {
+            worst = fabs((double)a[i] - b[i]);
+            at = i;
+        }
+    cr_expect(worst <= tol, "%s: max difference %.3g at %zu (%.9g vs %.9g)", what, worst, at,
+              (double)a[at], (double)b[at]);
+}
+
+static void no_norms(hop_hopfield_config *c)
+{
+    c->normalize_stored_pattern = c->normalize_stored_pattern_affine = false;
+    c->normalize_state_pattern = c->normalize_state_pattern_affine = false;
+    c->normalize_pattern_projection = c->normalize_pattern_projection_affine = false;
+}
+
+static void init_core(fixture *f, hop_hopfield *layer, const hop_hopfield_config *c)
+{
+    cr_assert_eq(hop_hopfield_init(layer, c, &f->ps, "h", &f->rng, &f->err), HOP_OK, "%s",
+                 f->err.message);
+    randomize(&f->rng, f->ps.values, f->ps.total, 0.5f);
+}
+
+/* Scaling. */
+
+Test(options, scaling_default_is_explicit)
+{
+    fixture f;
+    fixture_init(&f, 1);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    cr_expect(isnan(c.scaling), "NAN selects the default");
+    hop_hopfield def, zero;
+    c.num_heads = 2;
+    init_core(&f, &def, &c);
+    cr_expect_float_eq(def.config.scaling, 0.5f, 1e-7, "1 / sqrt(4)");
+    c.scaling = 0.0f;
+    hop_params_free(&f.ps);
+    hop_params_init(&f.ps);
+    init_core(&f, &zero, &c);
+    cr_expect_eq(zero.config.scaling, 0.0f);
+
+    float x[2 * 5 * 8];
+    hop_hopfield_info info;
+    cr_assert_not_null(hop_hopfield_forward(f.g, &f.ps, &zero, input(&f, 2, 5, 8, x), NULL, &info),
+                       "%s", f.ctx.error.message);
+    for (size_t i = 0; i < hop_tensor_numel(&info.association->value); i++)
+        cr_expect_float_eq(info.association->value.data[i], 0.2f, 1e-6, "beta 0 is uniform");
+    fixture_free(&f);
+}
+
+/* Copies rows [start, start + n) of parameter src into parameter dst. */
+static void copy_rows(hop_params *ps, int src, int start, int n, int dst)
+{
+    const hop_param_info *s = &ps->info[src], *d = &ps->info[dst];
+    size_t width = s->ndim == 2 ? (size_t)s->shape[1] : 1;
+    cr_assert_eq(d->numel, (size_t)n * width);
+    memcpy(ps->values + d->offset, ps->values + s->offset + (size_t)start * width,
+           d->numel * sizeof(float));
+}
+
+Test(options, per_head_beta_matches_one_head_runs)
+{
+    fixture f;
+    fixture_init(&f, 2);
+    const float betas[2] = {0.3f, 1.2f};
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.head_scaling = betas;
+    c.update_steps_max = 2;
+    c.update_steps_eps = 1e-30f;
+    c.disable_out_projection = true;
+    hop_hopfield two;
+    init_core(&f, &two, &c);
+
+    float y[2 * 5 * 8], r[2 * 3 * 8], v[2 * 5 * 8];
+    hop_node *yn = input(&f, 2, 5, 8, y), *rn = input(&f, 2, 3, 8, r), *vn = input(&f, 2, 5, 8, v);
+    hop_hopfield_info info2;
+    hop_node *out2 = hop_hopfield_forward_patterns(f.g, &f.ps, &two, yn, rn, vn, NULL, &info2);
+    cr_assert_not_null(out2, "%s", f.ctx.error.message);
+
+    for (int h = 0; h < 2; h++) {
+        hop_hopfield_config one_c = hop_hopfield_config_default(8);
+        one_c.hidden_size = one_c.pattern_size = 4;
+        one_c.scaling = betas[h];
+        one_c.update_steps_max = 2;
+        one_c.update_steps_eps = 1e-30f;
+        one_c.disable_out_projection = true;
+        hop_hopfield one;
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "one%d", h);
+        cr_assert_eq(hop_hopfield_init(&one, &one_c, &f.ps, prefix, &f.rng, &f.err), HOP_OK);
+        copy_rows(&f.ps, two.in_proj_weight_id, 4 * h, 4, one.q_proj_weight_id);
+        copy_rows(&f.ps, two.in_proj_weight_id, 8 + 4 * h, 4, one.k_proj_weight_id);
+        copy_rows(&f.ps, two.in_proj_weight_id, 16 + 4 * h, 4, one.v_proj_weight_id);
+        const hop_param_info *bias2 = &f.ps.info[two.in_proj_bias_id];
+        float *bias1 = f.ps.values + f.ps.info[one.in_proj_bias_id].offset;
+        for (int part = 0; part < 3; part++)
+            memcpy(bias1 + 4 * part, f.ps.values + bias2->offset + 8 * part + 4 * h,
+                   4 * sizeof(float));
+        const hop_layernorm_layer *n2[3] = {&two.norm_stored_pattern, &two.norm_state_pattern,
+                                            &two.norm_pattern_projection};
+        const hop_layernorm_layer *n1[3] = {&one.norm_stored_pattern, &one.norm_state_pattern,
+                                            &one.norm_pattern_projection};
+        for (int k = 0; k < 3; k++) {
+            copy_rows(&f.ps, n2[k]->weight_id, 0, 8, n1[k]->weight_id);
+            copy_rows(&f.ps, n2[k]->bias_id, 0, 8, n1[k]->bias_id);
+        }
+
+        hop_hopfield_info info1;
+        hop_node *out1 = hop_hopfield_forward_patterns(f.g, &f.ps, &one, yn, rn, vn, NULL, &info1);
+        cr_assert_not_null(out1, "%s", f.ctx.error.message);
+        float block[2 * 3 * 4];
+        for (int i = 0; i < 2 * 3; i++)
+            memcpy(block + 4 * i, out2->value.data + 8 * i + 4 * h, 4 * sizeof(float));
+        expect_close(block, out1->value.data, 2 * 3 * 4, 1e-5, "head output");
+        for (int b = 0; b < 2; b++)
+            expect_close(info2.association->value.data + (b * 2 + h) * 15,
+                         info1.association->value.data + b * 15, 15, 1e-6, "head association");
+        cr_expect_eq(info2.update_steps[h], info1.update_steps[0]);
+    }
+    fixture_free(&f);
+}
+
+Test(options, static_inputs_stay_paired_with_sample)
+{
+    fixture f;
+    fixture_init(&f, 3);
+    hop_hopfield_config c = hop_hopfield_config_default(4);
+    c.num_heads = 2;
+    c.hidden_size = 4;
+    c.state_pattern_as_static = c.pattern_projection_as_static = true;
+    c.stored_pattern_as_static = true;
+    c.disable_out_projection = true;
+    no_norms(&c);
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    cr_expect(layer.static_only);
+    cr_expect_eq(layer.config.scaling, 1.0f, "static-only mode defaults beta to 1");
+
+    float y[3 * 5 * 4], r[3 * 2 * 4];
+    hop_node *out = hop_hopfield_forward_patterns(
+        f.g, &f.ps, &layer, input(&f, 3, 5, 4, y), input(&f, 3, 2, 4, r),
+        hop_input(f.g, 3, (int[]){3, 5, 4}, y), NULL, NULL);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    for (int b = 0; b < 3; b++) {
+        hop_node *alone = hop_hopfield_forward_patterns(
+            f.g, &f.ps, &layer, hop_input(f.g, 3, (int[]){1, 5, 4}, y + b * 20),
+            hop_input(f.g, 3, (int[]){1, 2, 4}, r + b * 8),
+            hop_input(f.g, 3, (int[]){1, 5, 4}, y + b * 20), NULL, NULL);
+        cr_assert_not_null(alone);
+        expect_close(out->value.data + b * 16, alone->value.data, 16, 1e-6, "sample output");
+    }
+    fixture_free(&f);
+}
+
+Test(options, concat_bias_pattern_adds_column)
+{
+    fixture f;
+    fixture_init(&f, 4);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.concat_bias_pattern = true;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    cr_assert_geq(layer.bias_k_id, 0);
+    cr_expect_str_eq(f.ps.info[layer.bias_k_id].name, "h.association_core.bias_k");
+    cr_expect_str_eq(f.ps.info[layer.bias_k_id + 1].name, "h.association_core.bias_v");
+    cr_expect_eq(f.ps.info[layer.bias_k_id].shape[2], 8);
+
+    float x[2 * 5 * 8], m[2 * 5] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+    hop_hopfield_info info;
+    hop_node *out = hop_hopfield_forward(f.g, &f.ps, &layer, input(&f, 2, 5, 8, x),
+                                         hop_input(f.g, 2, (int[]){2, 5}, m), &info);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    cr_expect_eq(info.association->value.shape[3], 6, "S + 1 columns");
+    cr_expect_eq(info.association->value.data[4], 0.0f, "the padding mask still applies");
+    cr_expect_gt(info.association->value.data[5], 0.0f, "the bias pattern is live");
+    hop_node *loss = hop_sum(f.g, hop_reshape(f.g, out, 2, (int[]){1, -1}), 1, 0);
+    hop_params_zero_grad(&f.ps);
+    cr_assert_eq(hop_backward(f.g, loss), HOP_OK);
+    float *grad = hop_params_grad(&f.ps, layer.bias_v_id);
+    double sum = 0;
+    for (int i = 0; i < 8; i++)
+        sum += fabs(grad[i]);
+    cr_expect_gt(sum, 0.0, "bias_v gets a gradient");
+    fixture_free(&f);
+}
+
+Test(options, zero_association_and_full_mask)
+{
+    fixture f;
+    fixture_init(&f, 5);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.add_zero_association = true;
+    c.update_steps_max = 2;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float x[1 * 4 * 8], m[4] = {1, 1, 1, 1};
+    hop_hopfield_info info;
+    hop_node *out = hop_hopfield_forward(f.g, &f.ps, &layer, input(&f, 1, 4, 8, x),
+                                         hop_input(f.g, 2, (int[]){1, 4}, m), &info);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    cr_expect_eq(info.association->value.shape[3], 5);
+    for (int l = 0; l < 4; l++)
+        cr_expect_float_eq(info.association->value.data[l * 5 + 4], 1.0f, 1e-6,
+                           "all weight on the zero pattern");
+    fixture_free(&f);
+}
+
+Test(options, fully_masked_rows_are_zero_without_nan)
+{
+    fixture f;
+    fixture_init(&f, 6);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.update_steps_max = 3;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float x[1 * 4 * 8];
+    float assoc[2 * 4 * 4] = {0};
+    for (int j = 0; j < 4; j++)
+        assoc[1 * 4 + j] = -INFINITY; /* head 0, state 1 sees nothing */
+    assoc[16 + 2] = -1.5f;
+    hop_node *xn = input(&f, 1, 4, 8, x);
+    hop_hopfield_inputs in = {.stored = xn,
+                              .state = xn,
+                              .projection = xn,
+                              .association_mask = hop_input(f.g, 4, (int[]){1, 2, 4, 4}, assoc),
+                              .association_mask_additive = true};
+    hop_hopfield_info info;
+    hop_node *out = hop_hopfield_forward_inputs(f.g, &f.ps, &layer, &in, &info);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    hop_node *loss = hop_sum(f.g, hop_reshape(f.g, out, 2, (int[]){1, -1}), 1, 0);
+    cr_assert_eq(hop_backward(f.g, loss), HOP_OK);
+    for (int j = 0; j < 4; j++)
+        cr_expect_eq(info.association->value.data[4 + j], 0.0f, "blocked row is zero");
+    for (size_t i = 0; i < hop_tensor_numel(&out->value); i++)
+        cr_expect(isfinite(out->value.data[i]), "output %zu", i);
+    for (int i = 0; i < 32; i++)
+        cr_expect(isfinite(xn->grad[i]), "gradient %d", i);
+    for (size_t i = 0; i < f.ps.total; i++)
+        cr_expect(isfinite(f.ps.grads[i]), "parameter gradient %zu", i);
+    fixture_free(&f);
+}
+
+/* Static-only association with a mask, against softmax(beta q.k + m) computed here. */
+Test(options, association_masks_boolean_and_additive)
+{
+    fixture f;
+    fixture_init(&f, 7);
+    hop_hopfield_config c = hop_hopfield_config_default(3);
+    c.stored_pattern_as_static = c.state_pattern_as_static = c.pattern_projection_as_static = true;
+    c.disable_out_projection = true;
+    c.scaling = 0.7f;
+    no_norms(&c);
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float y[4 * 3], r[2 * 3];
+    float add[2 * 4] = {0.5f, -1, 0, 2, -INFINITY, 0.25f, 0, 0};
+    float block[2 * 4] = {0, 1, 0, 0, 1, 1, 0, 0};
+    hop_node *yn = input(&f, 1, 4, 3, y), *rn = input(&f, 1, 2, 3, r);
+    for (int kind = 0; kind < 2; kind++) {
+        float *m = kind ? add : block;
+        hop_hopfield_inputs in = {.stored = yn,
+                                  .state = rn,
+                                  .projection = yn,
+                                  .association_mask = hop_input(f.g, 2, (int[]){2, 4}, m),
+                                  .association_mask_additive = kind == 1};
+        hop_hopfield_info info;
+        cr_assert_not_null(hop_hopfield_forward_inputs(f.g, &f.ps, &layer, &in, &info));
+        for (int l = 0; l < 2; l++) {
+            double s[4], max = -INFINITY, sum = 0;
+            for (int j = 0; j < 4; j++) {
+                s[j] = 0;
+                for (int d = 0; d < 3; d++)
+                    s[j] += 0.7 * r[l * 3 + d] * y[j * 3 + d];
+                s[j] = kind ? s[j] + m[l * 4 + j] : (m[l * 4 + j] != 0 ? -INFINITY : s[j]);
+                max = fmax(max, s[j]);
+            }
+            for (int j = 0; j < 4; j++)
+                sum += exp(s[j] - max);
+            for (int j = 0; j < 4; j++)
+                cr_expect_float_eq(info.association->value.data[l * 4 + j], exp(s[j] - max) / sum,
+                                   1e-6, "mask kind %d, state %d, pattern %d", kind, l, j);
+        }
+    }
+    fixture_free(&f);
+}
+
+Test(options, integer_masks_of_any_width)
+{
+    fixture f;
+    fixture_init(&f, 8);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float x[2 * 4 * 8];
+    hop_node *xn = input(&f, 2, 4, 8, x);
+    float fm[8] = {0, 0, 1, 0, 1, 0, 0, 0};
+    hop_node *ref =
+        hop_hopfield_forward(f.g, &f.ps, &layer, xn, hop_input(f.g, 2, (int[]){2, 4}, fm), NULL);
+    cr_assert_not_null(ref);
+    uint8_t m8[8] = {0, 0, 1, 0, 255, 0, 0, 0};
+    int16_t m16[8] = {0, 0, 1, 0, -1, 0, 0, 0};
+    int32_t m32[8] = {0, 0, 7, 0, 1, 0, 0, 0};
+    int64_t m64[8] = {0, 0, 1, 0, (int64_t)1 << 40, 0, 0, 0};
+    const void *data[4] = {m8, m16, m32, m64};
+    size_t sizes[4] = {1, 2, 4, 8};
+    for (int k = 0; k < 4; k++) {
+        hop_node *mask = hop_mask_from_integers(f.g, 2, (int[]){2, 4}, data[k], sizes[k]);
+        cr_assert_not_null(mask, "%s", f.ctx.error.message);
+        hop_node *out = hop_hopfield_forward(f.g, &f.ps, &layer, xn, mask, NULL);
+        cr_assert_not_null(out);
+        expect_close(out->value.data, ref->value.data, 2 * 4 * 8, 0.0, "integer mask");
+    }
+    cr_expect_null(hop_mask_from_integers(f.g, 2, (int[]){2, 4}, m8, 3));
+    cr_expect(strstr(f.ctx.error.message, "element size 3") != NULL, "%s", f.ctx.error.message);
+    fixture_free(&f);
+}
+
+Test(options, activation_connected_and_accessors)
+{
+    fixture f;
+    fixture_init(&f, 9);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.pattern_projection_as_connected = true;
+    hop_hopfield plain, tanh_layer;
+    init_core(&f, &plain, &c);
+    cr_expect_not(plain.packed, "a connected projection has separate weights");
+    cr_expect_eq(f.ps.info[plain.v_proj_weight_id].shape[1], 8, "v_proj acts on vh features");
+    c.association_activation = HOP_HOPFIELD_ACTIVATION_TANH;
+    cr_assert_eq(hop_hopfield_init(&tanh_layer, &c, &f.ps, "t", &f.rng, &f.err), HOP_OK);
+    for (int k = 0; k < f.ps.count / 2; k++) {
+        const hop_param_info *a = &f.ps.info[k], *b = &f.ps.info[k + f.ps.count / 2];
+        memcpy(f.ps.values + b->offset, f.ps.values + a->offset, a->numel * sizeof(float));
+    }
+    float x[2 * 5 * 8];
+    hop_node *xn = input(&f, 2, 5, 8, x);
+    hop_hopfield_info info;
+    hop_node *a = hop_hopfield_forward(f.g, &f.ps, &plain, xn, NULL, &info);
+    hop_node *b = hop_hopfield_forward(f.g, &f.ps, &tanh_layer, xn, NULL, NULL);
+    cr_assert(a && b);
+    for (int i = 0; i < 2 * 5 * 8; i++)
+        cr_expect_float_eq(b->value.data[i], tanhf(a->value.data[i]), 1e-6);
+    cr_expect_eq(info.projected->value.shape[1], 2);
+    cr_expect_eq(info.projected->value.shape[3], 4);
+    c.pattern_size = 3;
+    cr_expect_eq(hop_hopfield_init(&plain, &c, &f.ps, "bad", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "pattern_size 3") != NULL, "%s", f.err.message);
+    fixture_free(&f);
+}
+
+Test(options, layer_rejects_quantity_one)
+{
+    fixture f;
+    fixture_init(&f, 10);
+    hop_hopfield_layer_config c = hop_hopfield_layer_config_default(8, 1);
+    hop_hopfield_layer layer;
+    cr_expect_eq(hop_hopfield_layer_init(&layer, &c, &f.ps, "lookup", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "quantity 1") != NULL, "%s", f.err.message);
+    c.hopfield.add_zero_association = true;
+    cr_expect_eq(hop_hopfield_layer_init(&layer, &c, &f.ps, "lookup", &f.rng, &f.err), HOP_OK, "%s",
+                 f.err.message);
+    fixture_free(&f);
+}
+
+Test(options, layer_patterns_from_samples)
+{
+    fixture f;
+    fixture_init(&f, 11);
+    hop_hopfield_layer_config c = hop_hopfield_layer_config_default(4, 3);
+    c.lookup_weights_as_separated = true;
+    c.lookup_targets_as_trainable = false;
+    hop_hopfield_layer layer;
+    cr_assert_eq(hop_hopfield_layer_init(&layer, &c, &f.ps, "lookup", &f.rng, &f.err), HOP_OK);
+    cr_expect_str_eq(f.ps.info[0].name, "lookup.lookup_weights");
+    cr_expect_str_eq(f.ps.info[1].name, "lookup.target_weights");
+    cr_expect(f.ps.info[1].frozen);
+    cr_expect_str_eq(f.ps.info[2].name, "lookup.hopfield.association_core.in_proj_weight");
+    float samples[5 * 4], targets[5 * 4];
+    randomize(&f.rng, samples, 20, 1.0f);
+    randomize(&f.rng, targets, 20, 1.0f);
+    int chosen[3] = {4, 0, 2};
+    cr_assert_eq(
+        hop_hopfield_layer_set_patterns(&layer, &f.ps, samples, targets, 5, chosen, &f.err), HOP_OK,
+        "%s", f.err.message);
+    const float *lookup = f.ps.values + f.ps.info[0].offset;
+    const float *target = f.ps.values + f.ps.info[1].offset;
+    for (int i = 0; i < 3; i++) {
+        expect_close(lookup + 4 * i, samples + 4 * chosen[i], 4, 0.0, "lookup row");
+        expect_close(target + 4 * i, targets + 4 * chosen[i], 4, 0.0, "target row");
+    }
+    int bad[3] = {0, 5, 1};
+    cr_expect_eq(hop_hopfield_layer_set_patterns(&layer, &f.ps, samples, NULL, 5, bad, &f.err),
+                 HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "index 5") != NULL, "%s", f.err.message);
+
+    float x[2 * 2 * 4];
+    hop_node *out =
+        hop_hopfield_layer_forward(f.g, &f.ps, &layer, input(&f, 2, 2, 4, x), NULL, NULL);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    cr_expect_eq(out->value.shape[0], 2);
+    cr_expect_eq(out->value.shape[2], 4);
+    fixture_free(&f);
+}
+
+Test(options, encoder_block_post_norm)
+{
+    fixture f;
+    fixture_init(&f, 12);
+    hop_hopfield_encoder_config c = hop_hopfield_encoder_config_default(8);
+    c.hopfield.num_heads = 2;
+    c.dim_feedforward = 16;
+    c.dropout = 0.0f;
+    hop_hopfield_encoder enc;
+    cr_assert_eq(hop_hopfield_encoder_init(&enc, &c, &f.ps, "enc", &f.rng, &f.err), HOP_OK, "%s",
+                 f.err.message);
+    const char *names[] = {"enc.linear_residual.weight", "enc.linear_residual.bias",
+                           "enc.linear_output.weight",   "enc.linear_output.bias",
+                           "enc.norm_residual.weight",   "enc.norm_residual.bias",
+                           "enc.norm_output.weight",     "enc.norm_output.bias"};
+    cr_assert_geq(f.ps.count, 8);
+    for (int i = 0; i < 8; i++)
+        cr_expect_str_eq(f.ps.info[f.ps.count - 8 + i].name, names[i]);
+    cr_expect_str_eq(f.ps.info[0].name, "enc.hopfield_association.association_core.in_proj_weight");
+
+    float x[2 * 5 * 8];
+    hop_node *out = hop_hopfield_encoder_forward(f.g, &f.ps, &enc, input(&f, 2, 5, 8, x), NULL,
+                                                 NULL, false, NULL);
+    cr_assert_not_null(out, "%s", f.ctx.error.message);
+    for (int row = 0; row < 10; row++) {
+        double mean = 0, var = 0;
+        for (int d = 0; d < 8; d++)
+            mean += out->value.data[row * 8 + d] / 8;
+        for (int d = 0; d < 8; d++)
+            var += pow(out->value.data[row * 8 + d] - mean, 2) / 8;
+        cr_expect(fabs(mean) < 1e-5 && fabs(var - 1) < 1e-3, "row %d: mean %g, var %g", row, mean,
+                  var);
+    }
+    c.hopfield.output_size = 6;
+    cr_expect_eq(hop_hopfield_encoder_init(&enc, &c, &f.ps, "bad", &f.rng, &f.err), HOP_ERR_ARG);
+    fixture_free(&f);
+}
+
+Test(options, trainable_beta_and_bad_values)
+{
+    fixture f;
+    fixture_init(&f, 13);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.beta_trainable = true;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    cr_assert_geq(layer.beta_id, 0);
+    cr_expect_str_eq(f.ps.info[layer.beta_id].name, "h.association_core.beta");
+    float x[1 * 3 * 8];
+    hop_node *out = hop_hopfield_forward(f.g, &f.ps, &layer, input(&f, 1, 3, 8, x), NULL, NULL);
+    hop_node *loss = hop_sum(f.g, hop_reshape(f.g, out, 2, (int[]){1, -1}), 1, 0);
+    hop_params_zero_grad(&f.ps);
+    cr_assert_eq(hop_backward(f.g, loss), HOP_OK);
+    float *grad = hop_params_grad(&f.ps, layer.beta_id);
+    cr_expect(grad[0] != 0.0f && grad[1] != 0.0f, "beta gets a gradient per head");
+
+    const float bad[2] = {1.0f, INFINITY};
+    c.beta_trainable = false;
+    c.head_scaling = bad;
+    cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "x", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "head_scaling[1]") != NULL, "%s", f.err.message);
+    c.head_scaling = NULL;
+    c.concat_bias_pattern = c.stored_pattern_as_static = true;
+    cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "y", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "concat_bias_pattern") != NULL, "%s", f.err.message);
+    fixture_free(&f);
+}
