@@ -133,6 +133,11 @@ void hop_graph_set_grad_enabled(hop_graph *g, bool enabled)
     g->grad_enabled = enabled;
 }
 
+int hop_graph_node_count(const hop_graph *g)
+{
+    return g->n_nodes;
+}
+
 size_t hop_graph_bytes_used(const hop_graph *g)
 {
     return g->bytes_used;
@@ -174,8 +179,11 @@ void *hop_graph_alloc(hop_graph *g, size_t size)
     return p;
 }
 
+/* Records a node for backward; with gradients off nothing is recorded. */
 static hop_status append(hop_graph *g, hop_node *n)
 {
+    if (!g->grad_enabled)
+        return HOP_OK;
     if (g->n_nodes == g->capacity) {
         int capacity = g->capacity ? g->capacity * 2 : 256;
         hop_node **nodes = realloc(g->nodes, (size_t)capacity * sizeof *nodes);

@@ -16,6 +16,12 @@ static void leaf_backward(hop_graph *g, hop_node *n)
 
 static const hop_op_def leaf_def = {"leaf", leaf_infer, leaf_forward, leaf_backward, 1};
 
+/* Activation ops and the mean squared error. */
+extern const hop_op_def hop_op_leaky_relu_def, hop_op_elu_def, hop_op_selu_def, hop_op_gelu_def;
+extern const hop_op_def hop_op_softplus_def, hop_op_mse_def;
+extern const hop_op_def hop_op_embedding_def;
+extern const hop_op_def hop_op_sparsemax_def, hop_op_entmax15_def;
+
 /* Indexed by hop_op_id; a missing entry is caught by the static assert below. */
 const hop_op_def *const hop_op_table[HOP_OP_COUNT] = {
     [HOP_OP_LEAF] = &leaf_def,
@@ -44,6 +50,15 @@ const hop_op_def *const hop_op_table[HOP_OP_COUNT] = {
     [HOP_OP_DROPOUT] = &hop_op_dropout_def,
     [HOP_OP_BCE_LOGITS] = &hop_op_bce_logits_def,
     [HOP_OP_SOFTMAX_XENT] = &hop_op_softmax_xent_def,
+    [HOP_OP_LEAKY_RELU] = &hop_op_leaky_relu_def,
+    [HOP_OP_ELU] = &hop_op_elu_def,
+    [HOP_OP_SELU] = &hop_op_selu_def,
+    [HOP_OP_GELU] = &hop_op_gelu_def,
+    [HOP_OP_SOFTPLUS] = &hop_op_softplus_def,
+    [HOP_OP_MSE] = &hop_op_mse_def,
+    [HOP_OP_EMBEDDING] = &hop_op_embedding_def,
+    [HOP_OP_SPARSEMAX] = &hop_op_sparsemax_def,
+    [HOP_OP_ENTMAX15] = &hop_op_entmax15_def,
 };
 
-_Static_assert(HOP_OP_COUNT == 26, "add the new op to hop_op_table and update this count");
+_Static_assert(HOP_OP_COUNT == 35, "add the new op to hop_op_table and update this count");

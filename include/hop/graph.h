@@ -73,6 +73,16 @@ typedef enum hop_op_id {
     HOP_OP_DROPOUT,
     HOP_OP_BCE_LOGITS,
     HOP_OP_SOFTMAX_XENT,
+    /* Activations and the mean squared error (autograd/ops_activation.c, ops_nn.c). */
+    HOP_OP_LEAKY_RELU,
+    HOP_OP_ELU,
+    HOP_OP_SELU,
+    HOP_OP_GELU,
+    HOP_OP_SOFTPLUS,
+    HOP_OP_MSE,
+    HOP_OP_EMBEDDING, /* autograd/ops_embedding.c */
+    HOP_OP_SPARSEMAX, /* autograd/ops_sparse.c */
+    HOP_OP_ENTMAX15,
     HOP_OP_COUNT
 } hop_op_id;
 
@@ -182,6 +192,69 @@ hop_node *hop_softmax_xent(hop_graph *g, hop_node *logits, const int *labels);
 
 /* Name of an op, such as "matmul". */
 const char *hop_op_name(hop_op_id op);
+
+/*
+ * Activations, the weighted losses and the inference mode. Activations follow
+ * torch.nn.functional: leaky_relu is x for x > 0, else negative_slope x; elu is x for x > 0,
+ * else alpha (exp(x) - 1); selu is 1.0507 elu(x, 1.6733); gelu is the exact x Phi(x); softplus
+ * is log(1 + exp(beta x)) / beta, and x where beta x > threshold (torch: beta 1, threshold 20).
+ */
+hop_node *hop_leaky_relu(hop_graph *g, hop_node *a, float negative_slope);
+hop_node *hop_elu(hop_graph *g, hop_node *a, float alpha);
+hop_node *hop_selu(hop_graph *g, hop_node *a);
+hop_node *hop_gelu(hop_graph *g, hop_node *a);
+hop_node *hop_softplus(hop_graph *g, hop_node *a, float beta, float threshold);
+
+/*
+ * hop_bce_logits with pos_weight (C), C the extent of the logits' last axis, as
+ * torch.nn.BCEWithLogitsLoss: the mean of -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))].
+ * A NULL pos_weight gives hop_bce_logits.
+ */
+hop_node *hop_bce_logits_weighted(hop_graph *g, hop_node *logits, hop_node *targets,
+                                  const float *pos_weight);
+/*
+ * hop_softmax_xent with optional class weights (C) and label smoothing in [0, 1], as
+ * torch.nn.CrossEntropyLoss(weight, label_smoothing) with mean reduction: the weighted sum of
+ * the row losses is divided by the sum of the weights of the rows' labels.
+ */
+hop_node *hop_softmax_xent_ex(hop_graph *g, hop_node *logits, const int *labels,
+                              const float *class_weights, float label_smoothing);
+/* Mean squared error of two nodes of the same shape, shape (1). */
+hop_node *hop_mse(hop_graph *g, hop_node *prediction, hop_node *target);
+
+/*
+ * Number of nodes recorded for backward since the last reset. With gradients off
+ * (hop_graph_set_grad_enabled) ops still run and take memory from the arena, but no node
+ * is recorded, so inference builds no autodiff graph and hop_backward has nothing to walk.
+ */
+int hop_graph_node_count(const hop_graph *g);
+
+/*
+ * Embedding lookup: row indices[i] of weight (V, D) for each of the indices, which have
+ * shape (ndim, shape), giving shape (..., D). Every index must be in [0, V). Backward adds
+ * each output row's gradient into its weight row, except rows equal to padding_idx, which
+ * get no gradient; padding_idx -1 turns that off. The indices are copied into the graph.
+ */
+hop_node *hop_embedding(hop_graph *g, hop_node *weight, const int *indices, int ndim,
+                        const int *shape, int padding_idx);
+
+/*
+ * Sparse separation functions over the last axis, with an optional mask as in hop_softmax
+ * (a nonzero entry removes the element; a fully masked row gives zeros and zero gradient).
+ * sparsemax (Martins and Astudillo 2016) is the Euclidean projection onto the simplex;
+ * 1.5-entmax (Peters et al. 2019) is max(z / 2 - tau, 0)^2 with tau making the row sum to 1.
+ * Both give exact zeros, unlike softmax. hop_separate selects one of the three by kind.
+ */
+typedef enum hop_separation {
+    HOP_SEPARATION_SOFTMAX,
+    HOP_SEPARATION_SPARSEMAX,
+    HOP_SEPARATION_ENTMAX15,
+    HOP_SEPARATION_COUNT
+} hop_separation;
+
+hop_node *hop_sparsemax(hop_graph *g, hop_node *a, hop_node *mask);
+hop_node *hop_entmax15(hop_graph *g, hop_node *a, hop_node *mask);
+hop_node *hop_separate(hop_graph *g, hop_separation kind, hop_node *a, hop_node *mask);
 
 #ifdef __cplusplus
 }
