@@ -21,8 +21,8 @@ static hop_status check_config(const hop_embedding_config *c, const char *prefix
 {
     const char *p = prefix ? prefix : "";
     if (c->num_embeddings < 1 || c->num_embeddings > EMBEDDING_MAX_ROWS)
-        return hop_error_set(err, HOP_ERR_ARG, "embedding '%s': num_embeddings %d; use 1 to %d",
-                             p, c->num_embeddings, EMBEDDING_MAX_ROWS);
+        return hop_error_set(err, HOP_ERR_ARG, "embedding '%s': num_embeddings %d; use 1 to %d", p,
+                             c->num_embeddings, EMBEDDING_MAX_ROWS);
     if (c->embedding_dim < 1)
         return hop_error_set(err, HOP_ERR_ARG, "embedding '%s': embedding_dim %d must be positive",
                              p, c->embedding_dim);

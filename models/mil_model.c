@@ -74,7 +74,7 @@ hop_status hop_mil_model_init(hop_mil_model *model, const hop_mil_model_config *
     pc.hopfield.num_heads = config->heads;
     pc.hopfield.hidden_size = config->head_dim;
     pc.hopfield.output_size = config->pool_output;
-    pc.hopfield.scaling = config->beta;
+    pc.hopfield.scaling = config->beta > 0.0f ? config->beta : NAN;
     pc.hopfield.update_steps_max = config->update_steps;
     pc.hopfield.dropout = config->dropout;
     status = hop_hopfield_pooling_init(&model->pool, &pc, params, "pool", rng, err);

@@ -1,12 +1,17 @@
-/* hop mil: cross-validated MIL training on a bag file, or the digit-bag demo. */
+/*
+ * hop mil: cross-validated MIL training on a bag file or on bags of sequences, the digit-bag
+ * demo, the repertoire-like sequence generator, and final models with checkpoints.
+ */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "hop/blas.h"
 #include "hop/data.h"
 #include "hop/metrics.h"
 #include "hop/mil.h"
@@ -14,17 +19,37 @@
 
 typedef struct mil_options {
     const char *data;
+    const char *sequences;
     const char *report;
+    const char *save_model;
+    const char *checkpoint;
+    const char *resume;
+    const char *generate;
+    const char *motif;
     bool demo;
     bool quiet;
+    bool no_cv;
     int folds;
     int repeats;
     int progress_every;
     int demo_train_bags;
     int demo_test_bags;
+    int checkpoint_every;
+    int stop_after;
+    int threads;
+    int gen_bags;
+    int gen_bag_size;
+    float witness_rate;
     hop_mil_model_config model;
+    hop_seq_model_config seq;
     hop_mil_train_config train;
 } mil_options;
+
+static int default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 && cores < 4096 ? (int)cores : 1;
+}
 
 static void options_defaults(mil_options *o)
 {
@@ -34,20 +59,31 @@ static void options_defaults(mil_options *o)
     o->progress_every = 10;
     o->demo_train_bags = 200;
     o->demo_test_bags = 100;
+    o->threads = default_threads();
+    hop_seq_generator gen = hop_seq_generator_defaults();
+    o->gen_bags = gen.n_bags;
+    o->gen_bag_size = gen.bag_size;
+    o->witness_rate = (float)gen.witness_rate;
+    o->motif = gen.motif;
     hop_mil_model_defaults(&o->model, 0);
+    hop_seq_model_defaults(&o->seq);
     hop_mil_train_defaults(&o->train);
 }
 
-#define N_MIL_FLAGS 24
+#define N_MIL_FLAGS 42
 
 static void flags_table(mil_options *o, cli_flag *t)
 {
     cli_flag flags[N_MIL_FLAGS] = {
         {"data", CLI_STRING, &o->data, 0, 0, "file", "MIL bag file (CSV or UCI Musk, .gz allowed)"},
         {"demo", CLI_BOOL, &o->demo, 0, 0, "", "train and test on bags of the embedded digits"},
+        {"sequences", CLI_STRING, &o->sequences, 0, 0, "file",
+         "TSV of bag_id, label, sequence[, witness]: bags of amino-acid sequences"},
         {"folds", CLI_INT, &o->folds, 2, 1000, "folds", "cross-validation folds"},
         {"repeats", CLI_INT, &o->repeats, 1, 1000, "runs", "repeats of the k-fold split"},
         {"seed", CLI_SEED, &o->train.seed, 0, 1.8e19, "", "random seed"},
+        {"threads", CLI_INT, &o->threads, 1, 4096, "threads",
+         "OpenBLAS and hop threads (default: the online cores)"},
         {"epochs", CLI_INT, &o->train.epochs, 1, 1e6, "epochs", "training epochs per fold"},
         {"batch", CLI_INT, &o->train.batch_size, 1, 1e5, "bags", "bags per training step"},
         {"lr", CLI_FLOAT, &o->train.lr, 1e-9, 10, "", "AdamW learning rate"},
@@ -64,17 +100,48 @@ static void flags_table(mil_options *o, cli_flag *t)
          "associative dimension per head"},
         {"pool-output", CLI_INT, &o->model.pool_output, 1, 65536, "features",
          "output width of the pooling layer"},
-        {"beta", CLI_FLOAT, &o->model.beta, 0, 1e6, "", "inverse temperature, 0 = 1/sqrt(head-dim)"},
+        {"beta", CLI_FLOAT, &o->model.beta, 0, 1e6, "",
+         "inverse temperature, 0 = 1/sqrt(head-dim)"},
         {"update-steps", CLI_INT, &o->model.update_steps, 0, 100, "steps",
          "extra Hopfield update steps"},
         {"dropout", CLI_FLOAT, &o->model.dropout, 0, 0.99, "probability",
          "dropout on the association matrix"},
         {"input-dropout", CLI_FLOAT, &o->model.input_dropout, 0, 0.99, "probability",
          "dropout on instance features (bag dropout)"},
+        {"kmer", CLI_INT, &o->seq.kmer, 1, HOP_SEQ_MAX_KMER, "residues",
+         "sequences: k-mer length of the Embedding tokens"},
+        {"embed-dim", CLI_INT, &o->seq.embed_dim, 1, 65536, "features",
+         "sequences: Embedding width"},
+        {"dense-layers", CLI_INT, &o->seq.dense_layers, 0, HOP_MIL_MAX_EMBED, "layers",
+         "sequences: Linear + ReLU layers after the mean over positions"},
+        {"dense-width", CLI_INT, &o->seq.dense_width, 1, 65536, "units",
+         "sequences: width of each dense layer"},
         {"report", CLI_STRING, &o->report, 0, 0, "file", "write the results as JSON"},
+        {"save-model", CLI_STRING, &o->save_model, 0, 0, "file",
+         "after cross-validation, train on all bags and save the model (safetensors)"},
+        {"no-cv", CLI_BOOL, &o->no_cv, 0, 0, "",
+         "skip cross-validation; only train the final model"},
+        {"checkpoint", CLI_STRING, &o->checkpoint, 0, 0, "file",
+         "write a training checkpoint of the final model (safetensors)"},
+        {"checkpoint-every", CLI_INT, &o->checkpoint_every, 0, 1e9, "steps",
+         "steps between checkpoints, 0 = only when training stops"},
+        {"stop-after", CLI_INT, &o->stop_after, 0, 1e9, "steps",
+         "stop the final training after this many steps in all and checkpoint, 0 = off"},
+        {"resume", CLI_STRING, &o->resume, 0, 0, "file",
+         "continue the final training from a checkpoint (give the same --data or --sequences)"},
+        {"generate-sequences", CLI_STRING, &o->generate, 0, 0, "file",
+         "write generated repertoire-like bags as TSV and exit"},
+        {"bags", CLI_INT, &o->gen_bags, 2, 1e7, "bags", "generator: number of bags, half positive"},
+        {"bag-size", CLI_INT, &o->gen_bag_size, 1, 1e7, "sequences",
+         "generator: sequences per bag"},
+        {"witness-rate", CLI_FLOAT, &o->witness_rate, 1e-7, 1, "fraction",
+         "generator: share of a positive bag's sequences carrying the motif"},
+        {"motif", CLI_STRING, &o->motif, 0, 0, "residues",
+         "generator: motif implanted in witnesses"},
         {"progress-every", CLI_INT, &o->progress_every, 1, 1e6, "epochs",
          "epochs between progress lines on stderr"},
         {"demo-train-bags", CLI_INT, &o->demo_train_bags, 4, 1e6, "bags", "demo training bags"},
+        {"demo-test-bags", CLI_INT, &o->demo_test_bags, 2, 1e6, "bags", "demo test bags"},
         {"quiet", CLI_BOOL, &o->quiet, 0, 0, "", "no progress lines on stderr"},
     };
     memcpy(t, flags, sizeof flags);
@@ -83,11 +150,26 @@ static void flags_table(mil_options *o, cli_flag *t)
 static void print_help(const cli_flag *flags)
 {
     printf("usage: hop mil --data FILE [FLAGS]\n"
+           "       hop mil --sequences FILE.tsv [FLAGS]\n"
            "       hop mil --demo [FLAGS]\n"
+           "       hop mil --generate-sequences OUT.tsv [--bags N] [--bag-size N]\n"
+           "               [--witness-rate R] [--motif RESIDUES] [--seed S]\n"
+           "       hop mil --data FILE | --sequences FILE --resume CHECKPOINT [FLAGS]\n"
            "\n"
            "Trains a Hopfield-pooling classifier (ReLU embedding, HopfieldPooling, ReLU,\n"
            "linear) with stratified bag-level k-fold cross-validation and prints the ROC AUC\n"
            "and accuracy per fold and as mean +- std. Progress goes to stderr.\n"
+           "\n"
+           "With --sequences each sequence's k-mers go through an Embedding, a mean over\n"
+           "positions and --dense-layers ReLU layers before the pooling; when the file has a\n"
+           "witness column, the attention ratio (mean association weight on witness sequences\n"
+           "over the mean on the others, in positive test bags) is printed as well.\n"
+           "\n"
+           "--save-model trains a final model on all bags and saves it, with its settings and\n"
+           "feature standardisation, for 'hop predict'. --checkpoint also saves the optimiser\n"
+           "and RNG state; --resume continues from it with the checkpoint's settings and gives\n"
+           "the same weights as an uninterrupted run with the same --threads (bit for bit with\n"
+           "--threads 1).\n"
            "\nFlags:\n");
     cli_print_flags(stdout, flags, N_MIL_FLAGS);
 }
@@ -100,14 +182,102 @@ static void progress_line(void *user, int repeat, int fold, int epoch, int epoch
     if (fold < 0)
         fprintf(stderr, "epoch %d/%d loss %.4f\n", epoch + 1, epochs, loss);
     else
-        fprintf(stderr, "repeat %d/%d fold %d/%d epoch %d/%d loss %.4f\n", repeat + 1,
-                o->repeats, fold + 1, o->folds, epoch + 1, epochs, loss);
+        fprintf(stderr, "repeat %d/%d fold %d/%d epoch %d/%d loss %.4f\n", repeat + 1, o->repeats,
+                fold + 1, o->folds, epoch + 1, epochs, loss);
 }
 
 static int fail(const hop_error *err)
 {
     fprintf(stderr, "hop mil: %s\n", err->message);
     return 1;
+}
+
+/* Saves a checkpoint when one is requested and the step is due or training stops. */
+static hop_status maybe_checkpoint(const mil_options *o, const hop_mil_trainer *t, bool stopping,
+                                   hop_error *err)
+{
+    if (!o->checkpoint)
+        return HOP_OK;
+    bool due = o->checkpoint_every > 0 && t->step % o->checkpoint_every == 0;
+    if (!due && !stopping)
+        return HOP_OK;
+    hop_status status = hop_mil_trainer_save(t, o->checkpoint, true, err);
+    if (status == HOP_OK && !o->quiet)
+        fprintf(stderr, "checkpoint %s at step %ld (epoch %d)\n", o->checkpoint, t->step, t->epoch);
+    return status;
+}
+
+static long next_stop(const mil_options *o, const hop_mil_trainer *t)
+{
+    long stop = -1;
+    if (o->checkpoint && o->checkpoint_every > 0)
+        stop = (t->step / o->checkpoint_every + 1) * o->checkpoint_every;
+    if (o->stop_after > 0 && (stop < 0 || stop > o->stop_after))
+        stop = o->stop_after;
+    return stop;
+}
+
+/* Trains the final model to its end or to --stop-after, with checkpoints and the save. */
+static hop_status train_final(const mil_options *o, hop_mil_trainer *t, hop_error *err)
+{
+    hop_status status = HOP_OK;
+    bool stopped = false;
+    while (status == HOP_OK && !hop_mil_trainer_done(t)) {
+        status = hop_mil_trainer_run(t, next_stop(o, t), progress_line, (void *)o, 0, -1, err);
+        stopped = o->stop_after > 0 && t->step >= o->stop_after && !hop_mil_trainer_done(t);
+        if (status == HOP_OK)
+            status = maybe_checkpoint(o, t, stopped || hop_mil_trainer_done(t), err);
+        if (stopped)
+            break;
+    }
+    if (status != HOP_OK)
+        return status;
+    if (stopped) {
+        fprintf(stderr, "stopped after %ld steps (epoch %d of %d)%s%s\n", t->step, t->epoch,
+                t->train.epochs, o->checkpoint ? "; continue with --resume " : "",
+                o->checkpoint ? o->checkpoint : "");
+        return HOP_OK;
+    }
+    if (o->save_model) {
+        status = hop_mil_trainer_save(t, o->save_model, false, err);
+        if (status == HOP_OK)
+            printf("final model: %d bags, %d epochs, %ld steps, loss %.4f, saved to %s\n",
+                   t->n_bags, t->train.epochs, t->step, t->last_loss, o->save_model);
+    }
+    return status;
+}
+
+static hop_status final_features(const mil_options *o, const hop_mil_dataset *ds, hop_error *err)
+{
+    hop_mil_model_config mc = o->model;
+    mc.input_dim = ds->dim;
+    hop_mil_trainer t;
+    hop_status status = hop_mil_trainer_init_features(&t, &mc, &o->train, o->train.seed, err);
+    if (status != HOP_OK)
+        return status;
+    status = hop_mil_trainer_attach_features(&t, ds, false, err);
+    if (status == HOP_OK)
+        status = train_final(o, &t, err);
+    hop_mil_trainer_free(&t);
+    return status;
+}
+
+static hop_status final_sequences(const mil_options *o, const hop_seq_dataset *ds, hop_error *err)
+{
+    hop_mil_trainer t;
+    hop_status status = hop_mil_trainer_init_sequences(&t, &o->seq, &o->train, o->train.seed, err);
+    if (status != HOP_OK)
+        return status;
+    status = hop_mil_trainer_attach_sequences(&t, ds, err);
+    if (status == HOP_OK)
+        status = train_final(o, &t, err);
+    hop_mil_trainer_free(&t);
+    return status;
+}
+
+static bool wants_final(const mil_options *o)
+{
+    return o->save_model || o->checkpoint;
 }
 
 static int run_cross_validation(mil_options *o)
@@ -124,14 +294,191 @@ static int run_cross_validation(mil_options *o)
     int status = 1;
     if (!results)
         hop_error_set(&err, HOP_ERR_NOMEM, "out of memory for %d fold results", n);
-    else if (hop_mil_cross_validate(&ds, &o->model, &o->train, o->folds, o->repeats,
-                                    progress_line, o, results, &err) == HOP_OK)
+    else if (o->no_cv)
+        status = 0;
+    else if (hop_mil_cross_validate(&ds, &o->model, &o->train, o->folds, o->repeats, progress_line,
+                                    o, results, &err) == HOP_OK)
         status = report_folds(o->data, o->folds, o->repeats, results, o->report, &err);
+    if (status == 0 && wants_final(o) && final_features(o, &ds, &err) != HOP_OK)
+        status = 1;
     if (status != 0)
         fail(&err);
     free(results);
     hop_mil_free(&ds);
     return status;
+}
+
+/* Pools the attention ratio over folds as the mean of the finite per-fold ratios. */
+static double mean_ratio(const hop_mil_fold_result *results, int n)
+{
+    double sum = 0.0;
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(results[i].attention_ratio)) {
+            sum += results[i].attention_ratio;
+            count++;
+        }
+    return count ? sum / count : NAN;
+}
+
+static void add_number_or_null(cJSON *o, const char *key, double value)
+{
+    if (isfinite(value))
+        cJSON_AddNumberToObject(o, key, value);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static hop_status sequence_report(const mil_options *o, const hop_mil_fold_result *results,
+                                  hop_error *err)
+{
+    int n = o->folds * o->repeats;
+    if (report_folds(o->sequences, o->folds, o->repeats, results, NULL, err) != 0)
+        return err->status;
+    double ratio = mean_ratio(results, n);
+    if (isfinite(ratio))
+        printf("attention ratio (witness / other sequences): %.3f\n", ratio);
+    if (!o->report)
+        return HOP_OK;
+
+    double auc[n], acc[n], summary[4];
+    for (int i = 0; i < n; i++) {
+        auc[i] = results[i].auc;
+        acc[i] = results[i].accuracy;
+    }
+    mean_std(auc, n, &summary[0], &summary[1]);
+    mean_std(acc, n, &summary[2], &summary[3]);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "dataset", o->sequences);
+    cJSON_AddNumberToObject(root, "folds", o->folds);
+    cJSON_AddNumberToObject(root, "repeats", o->repeats);
+    cJSON_AddNumberToObject(root, "auc_mean", summary[0]);
+    cJSON_AddNumberToObject(root, "auc_std", summary[1]);
+    cJSON_AddNumberToObject(root, "acc_mean", summary[2]);
+    cJSON_AddNumberToObject(root, "acc_std", summary[3]);
+    add_number_or_null(root, "attention_ratio", ratio);
+    cJSON *list = cJSON_AddArrayToObject(root, "per_fold");
+    for (int i = 0; i < n; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddNumberToObject(f, "repeat", results[i].repeat + 1);
+        cJSON_AddNumberToObject(f, "fold", results[i].fold + 1);
+        cJSON_AddNumberToObject(f, "n_train", results[i].n_train);
+        cJSON_AddNumberToObject(f, "n_test", results[i].n_test);
+        cJSON_AddNumberToObject(f, "auc", results[i].auc);
+        cJSON_AddNumberToObject(f, "accuracy", results[i].accuracy);
+        cJSON_AddNumberToObject(f, "train_loss", results[i].train_loss);
+        add_number_or_null(f, "attention_ratio", results[i].attention_ratio);
+        cJSON_AddItemToArray(list, f);
+    }
+    hop_status status = write_json(o->report, root, err);
+    cJSON_Delete(root);
+    return status;
+}
+
+static void sequence_model_flags(mil_options *o)
+{
+    o->seq.heads = o->model.heads;
+    o->seq.head_dim = o->model.head_dim;
+    o->seq.pool_output = o->model.pool_output;
+    o->seq.beta = o->model.beta;
+    o->seq.update_steps = o->model.update_steps;
+    o->seq.dropout = o->model.dropout;
+}
+
+static int run_sequences(mil_options *o)
+{
+    hop_error err;
+    hop_error_clear(&err);
+    hop_seq_dataset ds;
+    if (hop_seq_load(o->sequences, &ds, &err) != HOP_OK)
+        return fail(&err);
+    int n = o->folds * o->repeats;
+    hop_mil_fold_result *results = calloc((size_t)n, sizeof *results);
+    hop_status status =
+        results ? HOP_OK : hop_error_set(&err, HOP_ERR_NOMEM, "out of memory for results");
+    if (status == HOP_OK && !o->no_cv)
+        status = hop_seq_cross_validate(&ds, &o->seq, &o->train, o->folds, o->repeats,
+                                        progress_line, o, results, &err);
+    if (status == HOP_OK && !o->no_cv)
+        status = sequence_report(o, results, &err);
+    if (status == HOP_OK && wants_final(o))
+        status = final_sequences(o, &ds, &err);
+    free(results);
+    hop_seq_free(&ds);
+    return status == HOP_OK ? 0 : fail(&err);
+}
+
+static int run_resume(const mil_options *o)
+{
+    hop_error err;
+    hop_error_clear(&err);
+    hop_mil_trainer t;
+    bool checkpoint = false;
+    if (hop_mil_trainer_load(&t, o->resume, &checkpoint, &err) != HOP_OK)
+        return fail(&err);
+    hop_mil_dataset features = {0};
+    hop_seq_dataset sequences = {0};
+    hop_status status = HOP_OK;
+    if (!checkpoint)
+        status = hop_error_set(&err, HOP_ERR_ARG,
+                               "%s is a model file without training state; resume needs a file "
+                               "written with --checkpoint",
+                               o->resume);
+    else if (t.kind == HOP_MIL_FEATURES && !o->data)
+        status =
+            hop_error_set(&err, HOP_ERR_ARG, "%s trains on features; give --data FILE", o->resume);
+    else if (t.kind == HOP_MIL_SEQUENCES && !o->sequences)
+        status = hop_error_set(&err, HOP_ERR_ARG, "%s trains on sequences; give --sequences FILE",
+                               o->resume);
+    if (status == HOP_OK && t.kind == HOP_MIL_FEATURES) {
+        status = hop_mil_load(o->data, &features, &err);
+        if (status == HOP_OK)
+            status = hop_mil_trainer_attach_features(&t, &features, true, &err);
+    } else if (status == HOP_OK) {
+        status = hop_seq_load(o->sequences, &sequences, &err);
+        if (status == HOP_OK)
+            status = hop_mil_trainer_attach_sequences(&t, &sequences, &err);
+    }
+    if (status == HOP_OK && !o->quiet)
+        fprintf(stderr, "resuming %s at step %ld (epoch %d of %d)\n", o->resume, t.step, t.epoch,
+                t.train.epochs);
+    if (status == HOP_OK)
+        status = train_final(o, &t, &err);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&features);
+    hop_seq_free(&sequences);
+    return status == HOP_OK ? 0 : fail(&err);
+}
+
+static int run_generate(const mil_options *o)
+{
+    hop_error err;
+    hop_error_clear(&err);
+    hop_seq_generator g = hop_seq_generator_defaults();
+    g.n_bags = o->gen_bags;
+    g.bag_size = o->gen_bag_size;
+    g.witness_rate = o->witness_rate;
+    g.motif = o->motif;
+    hop_rng rng;
+    hop_rng_seed(&rng, o->train.seed);
+    hop_seq_dataset ds;
+    if (hop_seq_generate(&g, &rng, &ds, &err) != HOP_OK)
+        return fail(&err);
+    char *text = NULL;
+    size_t length = 0;
+    hop_status status = hop_seq_format(&ds, &text, &length, &err);
+    if (status == HOP_OK)
+        status = write_file_atomic(o->generate, text, &err);
+    if (status == HOP_OK) {
+        int witnesses = 0;
+        for (int i = 0; i < ds.n_seqs; i++)
+            witnesses += ds.witness[i];
+        printf("wrote %d bags (%d positive) of %d sequences, %d carrying motif %s, to %s\n",
+               ds.n_bags, ds.n_bags / 2, g.bag_size, witnesses, g.motif, o->generate);
+    }
+    free(text);
+    hop_seq_free(&ds);
+    return status == HOP_OK ? 0 : fail(&err);
 }
 
 /* Builds train and test digit bags from disjoint halves of the embedded digits. */
@@ -149,18 +496,18 @@ static hop_status demo_bags(const mil_options *o, hop_digits *digits, hop_mil_da
     if (!train_pool || !test_pool)
         status = hop_error_set(err, HOP_ERR_NOMEM, "out of memory for the digit pools");
     if (status == HOP_OK)
-        status = hop_digits_split_pools(digits->n, n_train_digits, &rng, train_pool, test_pool,
-                                        err);
+        status =
+            hop_digits_split_pools(digits->n, n_train_digits, &rng, train_pool, test_pool, err);
 
     hop_digit_bag_options options = hop_digit_bag_defaults();
     options.n_bags = o->demo_train_bags;
     if (status == HOP_OK)
-        status = hop_digit_bags_make(digits, train_pool, n_train_digits, &options, &rng, train,
-                                     err);
+        status =
+            hop_digit_bags_make(digits, train_pool, n_train_digits, &options, &rng, train, err);
     options.n_bags = o->demo_test_bags;
     if (status == HOP_OK)
-        status = hop_digit_bags_make(digits, test_pool, digits->n - n_train_digits, &options,
-                                     &rng, test, err);
+        status = hop_digit_bags_make(digits, test_pool, digits->n - n_train_digits, &options, &rng,
+                                     test, err);
     free(train_pool);
     free(test_pool);
     return status;
@@ -212,6 +559,31 @@ static int run_demo(mil_options *o)
     return status == HOP_OK ? 0 : fail(&err);
 }
 
+static int check_modes(const mil_options *o)
+{
+    int sources = (o->demo ? 1 : 0) + (o->data ? 1 : 0) + (o->sequences ? 1 : 0);
+    if (sources != 1) {
+        fprintf(stderr, "hop mil: give either --data FILE or --demo, or --sequences FILE; see "
+                        "'hop mil --help'\n");
+        return 2;
+    }
+    if (o->demo && (wants_final(o) || o->resume || o->no_cv)) {
+        fprintf(stderr, "hop mil: --save-model, --checkpoint, --resume and --no-cv need --data "
+                        "or --sequences, not --demo\n");
+        return 2;
+    }
+    if (o->no_cv && !wants_final(o)) {
+        fprintf(stderr, "hop mil: --no-cv trains only the final model; give --save-model FILE or "
+                        "--checkpoint FILE\n");
+        return 2;
+    }
+    if (o->stop_after > 0 && !o->checkpoint) {
+        fprintf(stderr, "hop mil: --stop-after needs --checkpoint FILE to keep the state\n");
+        return 2;
+    }
+    return 0;
+}
+
 int cmd_mil(int argc, char **argv)
 {
     mil_options o;
@@ -228,11 +600,19 @@ int cmd_mil(int argc, char **argv)
         print_help(flags);
         return 0;
     }
-    if (o.demo == (o.data != NULL)) {
-        fprintf(stderr, "hop mil: give either --data FILE or --demo; see 'hop mil --help'\n");
-        return 2;
-    }
+    hop_blas_set_threads(o.threads);
+    o.train.threads = o.threads;
+    if (o.generate)
+        return run_generate(&o);
+    int bad = check_modes(&o);
+    if (bad)
+        return bad;
+    sequence_model_flags(&o);
+    if (o.resume)
+        return run_resume(&o);
     if (o.demo)
         return run_demo(&o);
+    if (o.sequences)
+        return run_sequences(&o);
     return run_cross_validation(&o);
 }

@@ -189,6 +189,90 @@ hop_status hop_digit_bags_make(const hop_digits *digits, const int *pool, int po
                                const hop_digit_bag_options *options, hop_rng *rng,
                                hop_mil_dataset *out, hop_error *err);
 
+/*
+ * Bags of token sequences, such as immune repertoires of amino-acid sequences.
+ *
+ * Text format (TSV, one instance a line): bag_id TAB bag_label TAB sequence, with an
+ * optional fourth column witness (0/1, marks a sequence known to carry the signal, as the
+ * generator writes). All lines have the same number of columns. A first line whose first
+ * field is "bag_id" is a header and is skipped. Lines of a bag are consecutive and share one
+ * label; a bag id that returns after another bag is an error. Sequences are non-empty and use
+ * the 20 amino-acid letters ACDEFGHIKLMNPQRSTVWY in upper case. LF and CRLF line ends are
+ * accepted; blank lines are allowed only at the end.
+ */
+
+#define HOP_AMINO_ACIDS "ACDEFGHIKLMNPQRSTVWY"
+#define HOP_AMINO_ACID_COUNT 20
+
+typedef struct hop_seq_dataset {
+    int n_bags;
+    int n_seqs;
+    int *bag_start;   /* n_bags + 1 offsets: bag b is sequences bag_start[b] to bag_start[b+1]-1 */
+    int *labels;      /* n_bags labels, 0 or 1 */
+    char **bag_names; /* n_bags bag ids */
+    size_t *seq_start; /* n_seqs + 1 offsets into residues */
+    char *residues;   /* all sequences back to back, without terminators */
+    int *witness;     /* n_seqs 0/1 witness flags, or NULL when the input has none */
+    char *source;     /* file or dataset name used in messages */
+} hop_seq_dataset;
+
+/*
+ * Parses the TSV format above from length bytes. Errors name source, the 1-based line and
+ * the field: HOP_ERR_PARSE for malformed lines, HOP_ERR_DATA for an empty input, a bad label,
+ * residue or bag layout. On failure *out is zeroed.
+ */
+hop_status hop_seq_parse(const char *buffer, size_t length, const char *source,
+                         hop_seq_dataset *out, hop_error *err);
+
+/* Reads path (".gz" through zlib) and parses it. */
+hop_status hop_seq_load(const char *path, hop_seq_dataset *out, hop_error *err);
+
+void hop_seq_free(hop_seq_dataset *dataset);
+
+/* Length of sequence i and a pointer to its residues. */
+int hop_seq_length(const hop_seq_dataset *dataset, int i);
+const char *hop_seq_residues(const hop_seq_dataset *dataset, int i);
+
+/* Copies the bags bags[0..n_bags-1] into *out, in that order. */
+hop_status hop_seq_subset(const hop_seq_dataset *dataset, const int *bags, int n_bags,
+                          hop_seq_dataset *out, hop_error *err);
+
+/* Checks that the dataset has at least 2 bags of each class (HOP_ERR_DATA otherwise). */
+hop_status hop_seq_validate(const hop_seq_dataset *dataset, hop_error *err);
+
+/*
+ * Formats the dataset as TSV text with a header line, and the witness column when the
+ * dataset has witness flags. *text is malloc'd and NUL-terminated, *length excludes the NUL.
+ */
+hop_status hop_seq_format(const hop_seq_dataset *dataset, char **text, size_t *length,
+                          hop_error *err);
+
+/* Settings of the repertoire-like bag generator. */
+typedef struct hop_seq_generator {
+    int n_bags;          /* half of them positive (rounded down), in shuffled order */
+    int bag_size;        /* sequences per bag */
+    double length_mean;  /* sequence lengths are round(N(mean, std^2)), clamped to [min, max] */
+    double length_std;
+    int length_min;      /* at least the motif length */
+    int length_max;
+    const char *motif;   /* amino acids implanted into witness sequences */
+    double witness_rate; /* fraction of a positive bag's sequences that carry the motif */
+} hop_seq_generator;
+
+/*
+ * Returns 40 bags of 200 sequences, lengths N(14, 2^2) in [8, 20], motif "SLGRWE" and witness
+ * rate 0.05.
+ */
+hop_seq_generator hop_seq_generator_defaults(void);
+
+/*
+ * Generates bags from rng: every residue uniform over the 20 amino acids. In a positive bag
+ * max(1, round(witness_rate * bag_size)) distinct random sequences get the motif at a random
+ * position, and are marked as witnesses. The same options and rng state give the same bags.
+ */
+hop_status hop_seq_generate(const hop_seq_generator *options, hop_rng *rng, hop_seq_dataset *out,
+                            hop_error *err);
+
 #ifdef __cplusplus
 }
 #endif

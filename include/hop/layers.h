@@ -103,12 +103,12 @@ hop_node *hop_dropout_layer_forward(hop_graph *g, hop_params *params,
  * Hopfield association core (the reference package hflayers 1.0.2, module Hopfield).
  *
  * Per head h, with Q, K, P the projected state, stored and projected patterns split into
- * contiguous feature blocks: xi = softmax(beta_h Q_h K_h^T) over the stored patterns. Each
- * update step sets the state to beta_h xi K_h (in projected key space, not re-projected) and
- * recomputes xi. A head stops when it has taken update_steps_max steps, or after a step
- * where the maximum over the batch of the Frobenius norm of the change of xi is at most
- * update_steps_eps. The output is concat_h(xi_h P_h), then the output projection and the
- * association activation.
+ * contiguous feature blocks: xi = sep(beta_h Q_h K_h^T) over the stored patterns, with sep
+ * the separation function (softmax by default). Each update step sets the state to
+ * beta_h xi K_h (in projected key space, not re-projected) and recomputes xi. A head stops when it
+ * has taken update_steps_max steps, or after a step where the maximum over the batch of the
+ * Frobenius norm of the change of xi is at most update_steps_eps. The output is concat_h(xi_h P_h),
+ * then the output projection and the association activation.
  */
 
 /* Activation applied to the output of the association (the reference's association_activation). */
@@ -120,11 +120,14 @@ typedef enum hop_hopfield_activation {
 } hop_hopfield_activation;
 
 /*
- * Separation function that turns association scores into the association matrix. Only
- * softmax exists now; other functions (sparsemax, entmax) plug in at separate() in layers/hopfield_forward.c.
+ * Separation function that turns association scores into the association matrix; the values
+ * equal those of hop_separation (include/hop/graph.h). Sparsemax and 1.5-entmax give exact
+ * zeros for far stored patterns.
  */
 typedef enum hop_hopfield_separation {
-    HOP_HOPFIELD_SEPARATION_SOFTMAX,
+    HOP_HOPFIELD_SEPARATION_SOFTMAX = HOP_SEPARATION_SOFTMAX,
+    HOP_HOPFIELD_SEPARATION_SPARSEMAX = HOP_SEPARATION_SPARSEMAX,
+    HOP_HOPFIELD_SEPARATION_ENTMAX15 = HOP_SEPARATION_ENTMAX15,
 } hop_hopfield_separation;
 
 /* Most heads a layer may have; it sizes the per-head beta table. */
@@ -145,9 +148,13 @@ typedef struct hop_hopfield_config {
     float scaling;
     /* NULL, or num_heads values of beta, one per head, copied by init; overrides scaling. */
     const float *head_scaling;
-    bool beta_trainable;     /* learn one beta per head ("association_core.beta") */
-    int update_steps_max;    /* extra updates after the first softmax; negative: unbounded */
-    float update_steps_eps;  /* stopping threshold, greater than 0 */
+    /*
+     * Learn one beta per head, stored as its logarithm "association_core.log_beta" so that
+     * beta = exp(log_beta) stays positive; needs an initial beta > 0.
+     */
+    bool beta_trainable;
+    int update_steps_max;   /* extra updates after the first separation; negative: unbounded */
+    float update_steps_eps; /* stopping threshold, greater than 0 */
     bool normalize_stored_pattern;
     bool normalize_stored_pattern_affine;
     float normalize_stored_pattern_eps;
@@ -161,9 +168,9 @@ typedef struct hop_hopfield_config {
     bool normalize_hopfield_space_affine;
     float normalize_hopfield_space_eps;
     /* Static sides skip their projection and are used as given, the same for every head. */
-    bool stored_pattern_as_static;       /* stored patterns have hidden_size features */
-    bool state_pattern_as_static;        /* state patterns have hidden_size features */
-    bool pattern_projection_as_static;   /* projection has pattern_size features */
+    bool stored_pattern_as_static;        /* stored patterns have hidden_size features */
+    bool state_pattern_as_static;         /* state patterns have hidden_size features */
+    bool pattern_projection_as_static;    /* projection has pattern_size features */
     bool pattern_projection_as_connected; /* P = (V Wk^T + bk) Wv^T + bv, the paper's Y Wk Wv */
     hop_hopfield_activation association_activation;
     hop_hopfield_separation separation;
@@ -197,20 +204,20 @@ typedef struct hop_hopfield {
     int state_width;            /* expected width of the state pattern input */
     int projection_width;       /* expected width of the pattern projection input */
     float head_scaling[HOP_HOPFIELD_MAX_HEADS]; /* beta per head, or its initial value */
-    bool packed;                /* one in_proj_weight instead of separate q/k/v weights */
-    int in_proj_weight_id;      /* rows [Wq; Wk; Wv] of the projected sides, or -1 */
-    int q_proj_weight_id;       /* (num_heads * hidden_size, E), or -1 */
-    int k_proj_weight_id;       /* (num_heads * hidden_size, stored width), or -1 */
-    int v_proj_weight_id;       /* (num_heads * pattern_size, projection width), or -1 */
-    int weight_rows[3];         /* first row of the q, k, v block in in_proj_weight, or -1 */
-    int in_proj_bias_id;        /* [bq; bk; bv], or -1 without input_bias */
-    int bias_offsets[3];        /* first entry of bq, bk, bv in in_proj_bias, or -1 */
-    int bias_k_id;              /* (1, 1, num_heads * hidden_size), or -1 */
-    int bias_v_id;              /* (1, 1, num_heads * pattern_size), or -1 */
-    int beta_id;                /* (num_heads), or -1 unless beta_trainable */
-    int p_norm_weight_id;       /* (hidden_size), or -1 */
-    int p_norm_bias_id;         /* (hidden_size), or -1 */
-    hop_linear out_proj;        /* unused with disable_out_projection */
+    bool packed;           /* one in_proj_weight instead of separate q/k/v weights */
+    int in_proj_weight_id; /* rows [Wq; Wk; Wv] of the projected sides, or -1 */
+    int q_proj_weight_id;  /* (num_heads * hidden_size, E), or -1 */
+    int k_proj_weight_id;  /* (num_heads * hidden_size, stored width), or -1 */
+    int v_proj_weight_id;  /* (num_heads * pattern_size, projection width), or -1 */
+    int weight_rows[3];    /* first row of the q, k, v block in in_proj_weight, or -1 */
+    int in_proj_bias_id;   /* [bq; bk; bv], or -1 without input_bias */
+    int bias_offsets[3];   /* first entry of bq, bk, bv in in_proj_bias, or -1 */
+    int bias_k_id;         /* (1, 1, num_heads * hidden_size), or -1 */
+    int bias_v_id;         /* (1, 1, num_heads * pattern_size), or -1 */
+    int beta_id;           /* "association_core.log_beta" (num_heads), or -1 */
+    int p_norm_weight_id;  /* (hidden_size), or -1 */
+    int p_norm_bias_id;    /* (hidden_size), or -1 */
+    hop_linear out_proj;   /* unused with disable_out_projection */
     hop_layernorm_layer norm_stored_pattern;
     hop_layernorm_layer norm_state_pattern;
     hop_layernorm_layer norm_pattern_projection;
@@ -222,7 +229,7 @@ typedef struct hop_hopfield {
  * (when the three input widths equal input_size, pattern_size was not given and the
  * projection is not connected; it holds only the projected sides) or
  * association_core.q/k/v_proj_weight, association_core.in_proj_bias, association_core.bias_k
- * and bias_v, association_core.beta (hop only), association_core.out_proj.weight/bias,
+ * and bias_v, association_core.log_beta (hop only), association_core.out_proj.weight/bias,
  * norm_stored_pattern.weight/bias, norm_state_pattern.weight/bias and
  * norm_pattern_projection.weight/bias, each only when enabled. Projection weights and bias
  * patterns are drawn from N(0, 0.02^2), biases are zero, LayerNorm weights one. The
@@ -230,6 +237,9 @@ typedef struct hop_hopfield {
  */
 hop_status hop_hopfield_init(hop_hopfield *layer, const hop_hopfield_config *config,
                              hop_params *params, const char *prefix, hop_rng *rng, hop_error *err);
+
+/* Returns beta of head h: exp(log_beta[h]) with beta_trainable, the fixed value otherwise. */
+float hop_hopfield_beta(const hop_hopfield *layer, const hop_params *params, int head);
 
 /* Optional result of a forward run, valid until the graph is reset. */
 typedef struct hop_hopfield_info {
@@ -239,7 +249,8 @@ typedef struct hop_hopfield_info {
     int *update_steps; /* per head: updates taken after the first softmax (graph memory) */
     /*
      * With energy recording on: energy[h] holds (update_steps[h] + 1, B, L) values, the
-     * energy of each state of head h, the initial one first; NULL otherwise.
+     * energy of each state of head h, the initial one first; NULL otherwise. It is computed
+     * in head h's key space: the state q and keys K after projection and Hopfield-space norm.
      */
     float **energy;
     int batch, queries; /* B and L of energy */
@@ -387,8 +398,7 @@ hop_node *hop_hopfield_layer_forward(hop_graph *g, hop_params *params,
 /* As hop_hopfield_layer_forward with every input of in; stored and projection are ignored. */
 hop_node *hop_hopfield_layer_forward_inputs(hop_graph *g, hop_params *params,
                                             const hop_hopfield_layer *layer,
-                                            const hop_hopfield_inputs *in,
-                                            hop_hopfield_info *info);
+                                            const hop_hopfield_inputs *in, hop_hopfield_info *info);
 
 /*
  * Hopfield encoder block (the reference's HopfieldEncoderLayer): x = LN(x + drop(H(x))),
@@ -398,8 +408,8 @@ hop_node *hop_hopfield_layer_forward_inputs(hop_graph *g, hop_params *params,
 
 typedef struct hop_hopfield_encoder_config {
     hop_hopfield_config hopfield;
-    int dim_feedforward;               /* width of W1; the reference default is 2048 */
-    float dropout;                     /* on the association output, inside and after the FFN */
+    int dim_feedforward;                /* width of W1; the reference default is 2048 */
+    float dropout;                      /* on the association output, inside and after the FFN */
     hop_hopfield_activation activation; /* relu, tanh or sigmoid; not none */
 } hop_hopfield_encoder_config;
 
@@ -407,9 +417,9 @@ typedef struct hop_hopfield_encoder_config {
 hop_hopfield_encoder_config hop_hopfield_encoder_config_default(int input_size);
 
 typedef struct hop_hopfield_encoder {
-    hop_hopfield hopfield;           /* "prefix.hopfield_association" */
-    hop_linear linear_residual;      /* "prefix.linear_residual", E -> dim_feedforward */
-    hop_linear linear_output;        /* "prefix.linear_output", dim_feedforward -> E */
+    hop_hopfield hopfield;             /* "prefix.hopfield_association" */
+    hop_linear linear_residual;        /* "prefix.linear_residual", E -> dim_feedforward */
+    hop_linear linear_output;          /* "prefix.linear_output", dim_feedforward -> E */
     hop_layernorm_layer norm_residual; /* "prefix.norm_residual" */
     hop_layernorm_layer norm_output;   /* "prefix.norm_output" */
     float dropout;
