@@ -1,0 +1,40 @@
+/* Shared helpers of the 'hop bench' subcommands: timing, statistics and memory. */
+#ifndef HOP_BENCH_H
+#define HOP_BENCH_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* Seconds on the monotonic clock. */
+double bench_now(void);
+
+/* Median, minimum and maximum of n values (n >= 1); values is reordered. */
+typedef struct bench_stats {
+    double median, min, max;
+} bench_stats;
+bench_stats bench_summarize(double *values, int n);
+
+/* Adds {"median", "min", "max"} under name to json. */
+void bench_add_stats(cJSON *json, const char *name, bench_stats stats);
+
+/* Peak (VmHWM) and current (VmRSS) resident memory of this process in KiB; -1 if unknown. */
+long bench_peak_rss_kib(void);
+long bench_rss_kib(void);
+
+/* Fills n floats with N(0, 1) values from a xoshiro stream seeded by seed. */
+void bench_fill_normal(float *data, size_t n, unsigned long long seed);
+
+/* GFLOP/s of cblas_sgemm with op(A) (m, k) and op(B) (k, n), median of repeats runs. */
+double bench_sgemm_gflops(int m, int n, int k, int transpose_a, int transpose_b, int repeats);
+
+/* Adds the machine, BLAS and thread count to json. */
+void bench_add_environment(cJSON *json, int threads);
+
+/* Prints json on one line to stdout and frees it; returns 0, or 1 when printing failed. */
+int bench_print(cJSON *json);
+
+int bench_sgemm(int argc, char **argv);
+int bench_retrieval(int argc, char **argv);
+int bench_mil(int argc, char **argv);
+
+#endif

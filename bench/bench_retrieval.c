@@ -1,0 +1,208 @@
+/* hop bench retrieval: x <- softmax(beta x Y^T) Y against the sgemm rate of its shapes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "hop/blas.h"
+#include "hop/retrieval.h"
+#include "hop/threads.h"
+
+typedef struct retrieval_options {
+    int n, d, queries, steps, threads, repeats, chunk;
+    float beta;
+    const char *pass;
+    bool keep;
+    uint64_t seed;
+} retrieval_options;
+
+typedef struct retrieval_arrays {
+    float *stored, *queries, *out, *grad_out, *grad_queries, *grad_stored;
+} retrieval_arrays;
+
+static void arrays_free(retrieval_arrays *a)
+{
+    free(a->stored);
+    free(a->queries);
+    free(a->out);
+    free(a->grad_out);
+    free(a->grad_queries);
+    free(a->grad_stored);
+}
+
+static int arrays_alloc(retrieval_arrays *a, const retrieval_options *o, bool backward)
+{
+    size_t nd = (size_t)o->n * (size_t)o->d, bd = (size_t)o->queries * (size_t)o->d;
+    memset(a, 0, sizeof *a);
+    a->stored = malloc(nd * sizeof(float));
+    a->queries = malloc(bd * sizeof(float));
+    a->out = malloc(bd * sizeof(float));
+    if (backward) {
+        a->grad_out = malloc(bd * sizeof(float));
+        a->grad_queries = malloc(bd * sizeof(float));
+        a->grad_stored = malloc(nd * sizeof(float));
+    }
+    if (!a->stored || !a->queries || !a->out ||
+        (backward && (!a->grad_out || !a->grad_queries || !a->grad_stored)))
+        return 1;
+
+    /* Patterns of unit-scale entries, and queries that are noisy copies of stored ones. */
+    bench_fill_normal(a->stored, nd, o->seed);
+    bench_fill_normal(a->queries, bd, o->seed + 1);
+    for (int i = 0; i < o->queries; i++)
+        for (int j = 0; j < o->d; j++)
+            a->queries[(size_t)i * (size_t)o->d + (size_t)j] =
+                0.5f * a->queries[(size_t)i * (size_t)o->d + (size_t)j] +
+                a->stored[(size_t)(i % o->n) * (size_t)o->d + (size_t)j];
+    if (backward)
+        bench_fill_normal(a->grad_out, bd, o->seed + 2);
+    return 0;
+}
+
+/* GFLOP/s of the two products of a forward step, run by the BLAS with the given threads. */
+static double sgemm_reference(const retrieval_options *o, int repeats)
+{
+    double scores = bench_sgemm_gflops(o->queries, o->n, o->d, 0, 1, repeats);
+    double values = bench_sgemm_gflops(o->queries, o->d, o->n, 0, 0, repeats);
+    if (scores <= 0 || values <= 0)
+        return -1.0;
+    return 2.0 / (1.0 / scores + 1.0 / values); /* equal flops: harmonic mean */
+}
+
+static void print_help(const cli_flag *flags, int n_flags)
+{
+    printf("usage: hop bench retrieval [FLAGS]\n\n"
+           "Times T steps of x <- softmax(beta x Y^T) Y over N stored patterns of width D for B\n"
+           "queries, and with --pass fwdbwd also the gradients with respect to the queries and\n"
+           "Y. GFLOP/s counts 2 N D B per product, two products per step, and 3x the forward\n"
+           "for fwdbwd. The same process times cblas_sgemm on the two shapes of a step with\n"
+           "the same thread count for comparison.\n\nFlags:\n");
+    cli_print_flags(stdout, flags, n_flags);
+}
+
+static int run(const retrieval_options *o, bool backward)
+{
+    hop_error err;
+    hop_error_clear(&err);
+    /* The BLAS runs serially inside each worker of hop's own pool. */
+    hop_blas_set_threads(1);
+    hop_pool *pool = NULL;
+    hop_retriever *r = NULL;
+    retrieval_arrays a;
+    long base_kib = bench_rss_kib();
+    if (arrays_alloc(&a, o, backward) != 0) {
+        arrays_free(&a);
+        fprintf(stderr, "hop bench retrieval: out of memory for N %d, D %d\n", o->n, o->d);
+        return 1;
+    }
+    hop_retriever_config config = {
+        .stored = o->n,
+        .width = o->d,
+        .queries = o->queries,
+        .steps = o->steps,
+        .beta = o->beta > 0 ? o->beta : 1.0f / sqrtf((float)o->d),
+        .chunk = o->chunk,
+        .keep_probabilities = o->keep,
+    };
+    if (hop_pool_new(&pool, o->threads, &err) != HOP_OK ||
+        hop_retriever_new(&r, &config, pool, &err) != HOP_OK) {
+        fprintf(stderr, "hop bench retrieval: %s\n", err.message);
+        arrays_free(&a);
+        hop_pool_free(pool);
+        return 1;
+    }
+
+    double *times = malloc((size_t)(o->repeats) * sizeof *times);
+    for (int rep = -1; rep < o->repeats; rep++) { /* one untimed warm-up call */
+        double t0 = bench_now();
+        hop_retriever_forward(r, a.stored, a.queries, a.out);
+        if (backward)
+            hop_retriever_backward(r, a.stored, a.grad_out, a.grad_queries, a.grad_stored);
+        if (rep >= 0)
+            times[rep] = bench_now() - t0;
+    }
+    bench_stats s = bench_summarize(times, o->repeats);
+    double flops = 4.0 * o->n * (double)o->d * o->queries * o->steps * (backward ? 3 : 1);
+    /* The peak is read before the sgemm reference, whose (B, N) and (N, D) operands would
+     * otherwise count. */
+    long peak = bench_peak_rss_kib();
+    size_t workspace = hop_retriever_workspace_bytes(r);
+    hop_retriever_free(r);
+    hop_pool_free(pool);
+    arrays_free(&a);
+    free(times);
+    hop_blas_set_threads(o->threads);
+    double sgemm = sgemm_reference(o, o->repeats < 3 ? 3 : o->repeats);
+    double patterns_mib = (double)o->n * o->d * 4.0 / 1048576.0;
+
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "benchmark", "retrieval");
+    bench_add_environment(json, o->threads);
+    cJSON_AddNumberToObject(json, "n", o->n);
+    cJSON_AddNumberToObject(json, "d", o->d);
+    cJSON_AddNumberToObject(json, "queries", o->queries);
+    cJSON_AddNumberToObject(json, "steps", o->steps);
+    cJSON_AddStringToObject(json, "pass", backward ? "fwdbwd" : "fwd");
+    cJSON_AddNumberToObject(json, "chunk", o->chunk);
+    cJSON_AddBoolToObject(json, "keep_probabilities", o->keep);
+    bench_add_stats(json, "seconds", s);
+    cJSON_AddNumberToObject(json, "gflops", flops / s.median * 1e-9);
+    cJSON_AddNumberToObject(json, "gflops_best", flops / s.min * 1e-9);
+    cJSON_AddNumberToObject(json, "sgemm_gflops", sgemm);
+    cJSON_AddNumberToObject(json, "fraction_of_sgemm", flops / s.median * 1e-9 / sgemm);
+    cJSON_AddNumberToObject(json, "peak_rss_mib", peak / 1024.0);
+    cJSON_AddNumberToObject(json, "rss_before_arrays_mib", base_kib / 1024.0);
+    cJSON_AddNumberToObject(json, "pattern_mib", patterns_mib);
+    cJSON_AddNumberToObject(json, "pattern_arrays_mib", patterns_mib * (backward ? 2 : 1));
+    cJSON_AddNumberToObject(json, "workspace_mib", (double)workspace / 1048576.0);
+    cJSON_AddNumberToObject(json, "peak_beyond_patterns_mib",
+                            peak / 1024.0 - patterns_mib * (backward ? 2 : 1));
+    return bench_print(json);
+}
+
+int bench_retrieval(int argc, char **argv)
+{
+    retrieval_options o = {.n = 10000,
+                           .d = 64,
+                           .queries = 64,
+                           .steps = 1,
+                           .threads = 1,
+                           .repeats = 5,
+                           .chunk = 2048,
+                           .pass = "fwd",
+                           .seed = 1};
+    bool help = false;
+    const cli_flag flags[] = {
+        {"n", CLI_INT, &o.n, 1, 2e9, "patterns", "stored patterns N"},
+        {"d", CLI_INT, &o.d, 1, 65536, "features", "pattern width D"},
+        {"queries", CLI_INT, &o.queries, 1, 65536, "queries", "query rows B"},
+        {"steps", CLI_INT, &o.steps, 1, 1000, "steps", "retrieval steps T"},
+        {"pass", CLI_STRING, &o.pass, 0, 0, "", "fwd, or fwdbwd for forward and backward"},
+        {"threads", CLI_INT, &o.threads, 1, 256, "threads", "worker threads"},
+        {"chunk", CLI_INT, &o.chunk, 0, 2e9, "patterns",
+         "stored patterns per online-softmax chunk, 0 = whole score matrix"},
+        {"keep", CLI_BOOL, &o.keep, 0, 0, "", "keep the softmax for backward (chunk 0 only)"},
+        {"beta", CLI_FLOAT, &o.beta, 0, 1e6, "", "inverse temperature, 0 = 1/sqrt(D)"},
+        {"repeats", CLI_INT, &o.repeats, 1, 1e5, "runs", "timed calls after one warm-up"},
+        {"seed", CLI_SEED, &o.seed, 0, 1.8e19, "", "random seed of the patterns"},
+    };
+    int n_flags = (int)(sizeof flags / sizeof flags[0]);
+    hop_error err;
+    hop_error_clear(&err);
+    if (cli_parse(flags, n_flags, argc, argv, 3, &help, &err) != HOP_OK) {
+        fprintf(stderr, "hop bench retrieval: %s\n", err.message);
+        return 2;
+    }
+    if (help) {
+        print_help(flags, n_flags);
+        return 0;
+    }
+    bool backward = strcmp(o.pass, "fwdbwd") == 0;
+    if (!backward && strcmp(o.pass, "fwd") != 0) {
+        fprintf(stderr, "hop bench retrieval: --pass '%s' is invalid; use fwd or fwdbwd\n", o.pass);
+        return 2;
+    }
+    return run(&o, backward);
+}

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Runs the benchmark tables of docs/benchmarks.md and appends one JSON line per run to OUT.
+# usage: bench/run_benchmarks.sh OPENBLAS_BUILD BLIS_BUILD OUT
+set -euo pipefail
+openblas=$1/hop
+blis=$2/hop
+out=$3
+: >"$out"
+export OMP_NUM_THREADS=1 # BLIS's OpenMP pool; hop sets its thread count per run
+
+run() { "$@" | tail -n 1 >>"$out"; }
+
+for hop in "$openblas" "$blis"; do
+    for shape in "54 256 230" "256 256 256" "1024 1024 1024"; do
+        set -- $shape
+        run "$hop" bench sgemm --m "$1" --n "$2" --k "$3" --repeats 20
+    done
+    run "$hop" bench mil --threads 1 --batch 1 --heads 1 --update-steps 0
+    run "$hop" bench mil --threads 2 --batch 1 --heads 1 --update-steps 0
+    run "$hop" bench mil --threads 1 --batch 1 --heads 4 --update-steps 0
+    run "$hop" bench mil --threads 1 --batch 1 --heads 1 --update-steps 3
+    run "$hop" bench mil --threads 1 --batch 16 --heads 1 --update-steps 0
+    run "$hop" bench mil --threads 2 --batch 16 --heads 1 --update-steps 0
+done
+
+for hop in "$openblas" "$blis"; do
+    for n in 10000 100000; do
+        for pass in fwd fwdbwd; do
+            for d in 64 128 256 512; do
+                run "$hop" bench retrieval --n "$n" --d "$d" --queries 64 --pass "$pass" \
+                    --threads 1 --repeats 5
+            done
+        done
+    done
+done
+for threads in 1 2; do
+    run "$openblas" bench retrieval --n 100000 --d 128 --queries 64 --pass fwdbwd \
+        --threads "$threads" --repeats 5
+done
+for pass in fwd fwdbwd; do
+    run "$openblas" bench retrieval --n 1000000 --d 128 --queries 64 --pass "$pass" --repeats 2
+done
+
+# Memory growth: 10000 steps of one bag (50 epochs of 200 bags).
+run "$openblas" bench mil --threads 1 --batch 1 --epochs 50
+# Time per epoch against instances per epoch.
+for max in 25 50 100 200 400; do
+    run "$openblas" bench mil --threads 1 --batch 1 --max-inst "$max" --epochs 3
+done
