@@ -130,6 +130,23 @@ static hop_status check_scaling(const hop_hopfield_config *c, const char *name, 
     return HOP_OK;
 }
 
+/* A trainable beta is stored as log beta, so every initial beta must be positive. */
+static hop_status check_trainable_beta(const hop_hopfield_config *c, const char *name,
+                                       hop_error *err)
+{
+    if (!c->beta_trainable)
+        return HOP_OK;
+    for (int h = 0; h < c->num_heads; h++) {
+        float beta = c->head_scaling ? c->head_scaling[h] : c->scaling;
+        if (!(beta > 0.0f) && !isnan(beta))
+            return hop_error_set(err, HOP_ERR_ARG,
+                                 "hopfield '%s': beta %g of head %d is invalid with "
+                                 "beta_trainable, which learns log beta; use a beta > 0",
+                                 name, (double)beta, h);
+    }
+    return HOP_OK;
+}
+
 static hop_status check_association(const hop_hopfield_config *c, const char *name, hop_error *err)
 {
     hop_status status = check_scaling(c, name, err);
@@ -147,11 +164,12 @@ static hop_status check_association(const hop_hopfield_config *c, const char *na
         return hop_error_set(err, HOP_ERR_ARG,
                              "hopfield '%s': association_activation %d is not a known activation",
                              name, (int)c->association_activation);
-    if ((unsigned)c->separation != HOP_HOPFIELD_SEPARATION_SOFTMAX)
+    if ((unsigned)c->separation > HOP_HOPFIELD_SEPARATION_ENTMAX15)
         return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield '%s': separation %d is not implemented; use softmax", name,
-                             (int)c->separation);
-    return HOP_OK;
+                             "hopfield '%s': separation %d is not a known separation; use "
+                             "softmax, sparsemax or entmax15",
+                             name, (int)c->separation);
+    return check_trainable_beta(c, name, err);
 }
 
 static hop_hopfield_config resolve(const hop_hopfield_config *config);
@@ -349,13 +367,23 @@ static hop_status add_beta(hop_hopfield *layer, hop_params *params, const char *
     if (!c->beta_trainable)
         return HOP_OK;
     hop_status status =
-        hop_layer_param_add(params, prefix, "association_core.beta", 1, &c->num_heads,
+        hop_layer_param_add(params, prefix, "association_core.log_beta", 1, &c->num_heads,
                             HOP_INIT_ZEROS, 0.0f, NULL, &layer->beta_id, err);
     if (status != HOP_OK)
         return status;
-    float *beta = params->values + params->info[layer->beta_id].offset;
-    memcpy(beta, layer->head_scaling, (size_t)c->num_heads * sizeof *beta);
+    float *log_beta = params->values + params->info[layer->beta_id].offset;
+    for (int h = 0; h < c->num_heads; h++)
+        log_beta[h] = logf(layer->head_scaling[h]);
     return HOP_OK;
+}
+
+float hop_hopfield_beta(const hop_hopfield *layer, const hop_params *params, int head)
+{
+    if (head < 0 || head >= layer->config.num_heads)
+        return NAN;
+    if (layer->beta_id < 0)
+        return layer->head_scaling[head];
+    return expf(params->values[params->info[layer->beta_id].offset + (size_t)head]);
 }
 
 static hop_status add_out_projection(hop_hopfield *layer, hop_params *params, const char *prefix,

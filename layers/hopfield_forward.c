@@ -365,13 +365,13 @@ static hop_node *append_extras(hop_graph *g, hop_params *params, const hop_hopfi
     return x;
 }
 
-/* beta as a (1, heads, 1, 1) node: the learned parameter or a constant. */
+/* beta as a (1, heads, 1, 1) node: exp of the learned log beta, or a constant. */
 static hop_node *beta_node(hop_graph *g, hop_params *params, const hop_hopfield *layer)
 {
     int heads = layer->config.num_heads;
     int shape[4] = {1, heads, 1, 1};
     if (layer->beta_id >= 0)
-        return hop_reshape(g, hop_param(g, params, layer->beta_id), 4, shape);
+        return hop_reshape(g, hop_exp(g, hop_param(g, params, layer->beta_id)), 4, shape);
     return hop_constant(g, 4, shape, layer->head_scaling);
 }
 
@@ -414,14 +414,11 @@ static hop_status build_heads(hop_graph *g, hop_params *params, const hop_hopfie
 
 /* Forward: separation, energy and update steps. */
 
-/* Turns scores into the association matrix; the hook for other separation functions. */
+/* Turns scores into the association matrix; the config check rejects unknown values. */
 static hop_node *separate(hop_graph *g, hop_hopfield_separation separation, hop_node *scores,
                           hop_node *blocked)
 {
-    switch (separation) {
-    case HOP_HOPFIELD_SEPARATION_SOFTMAX: return hop_softmax(g, scores, blocked);
-    }
-    return NULL;
+    return hop_separate(g, (hop_separation)separation, scores, blocked);
 }
 
 typedef struct update_plan {
@@ -463,8 +460,9 @@ static chain chain_part(hop_graph *g, const chain *all, int h)
 }
 
 /*
- * E = -lse(beta, K q) + q.q / 2 over the live stored patterns. beta = 0 uses the limit
- * without its infinite log(S) / beta term: -mean(K q) + q.q / 2.
+ * E = -lse(beta, K q) + q.q / 2 over the live stored patterns, in the head's projected key
+ * space. beta = 0 uses the limit without its infinite log(S) / beta term: -mean(K q) + q.q / 2.
+ * NOTE: this is the energy of softmax; with sparsemax or entmax it is only a diagnostic.
  */
 static float state_energy(const chain *ch, const hop_node *state, int b, int h, int l, float beta)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hop/layers.h"
+#include "hop/optim.h"
 
 typedef struct fixture {
     hop_ctx ctx;
@@ -503,14 +504,15 @@ Test(options, trainable_beta_and_bad_values)
     hop_hopfield layer;
     init_core(&f, &layer, &c);
     cr_assert_geq(layer.beta_id, 0);
-    cr_expect_str_eq(f.ps.info[layer.beta_id].name, "h.association_core.beta");
+    cr_expect_str_eq(f.ps.info[layer.beta_id].name, "h.association_core.log_beta");
     float x[1 * 3 * 8];
     hop_node *out = hop_hopfield_forward(f.g, &f.ps, &layer, input(&f, 1, 3, 8, x), NULL, NULL);
     hop_node *loss = hop_sum(f.g, hop_reshape(f.g, out, 2, (int[]){1, -1}), 1, 0);
     hop_params_zero_grad(&f.ps);
     cr_assert_eq(hop_backward(f.g, loss), HOP_OK);
     float *grad = hop_params_grad(&f.ps, layer.beta_id);
-    cr_expect(grad[0] != 0.0f && grad[1] != 0.0f, "beta gets a gradient per head");
+    cr_expect(grad[0] != 0.0f, "log beta of head 0 gets a gradient");
+    cr_expect(grad[1] != 0.0f, "log beta of head 1 gets a gradient");
 
     const float bad[2] = {1.0f, INFINITY};
     c.beta_trainable = false;
@@ -521,5 +523,349 @@ Test(options, trainable_beta_and_bad_values)
     c.concat_bias_pattern = c.stored_pattern_as_static = true;
     cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "y", &f.rng, &f.err), HOP_ERR_ARG);
     cr_expect(strstr(f.err.message, "concat_bias_pattern") != NULL, "%s", f.err.message);
+    fixture_free(&f);
+}
+
+Test(options, trainable_beta_rejects_nonpositive)
+{
+    fixture f;
+    fixture_init(&f, 14);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.beta_trainable = true;
+    const float betas[2] = {0.5f, 0.0f};
+    c.head_scaling = betas;
+    hop_hopfield layer;
+    cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "h", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "beta 0 of head 1") != NULL, "%s", f.err.message);
+    c.head_scaling = NULL;
+    c.scaling = -1.0f;
+    cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "h", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "beta -1 of head 0") != NULL, "%s", f.err.message);
+    cr_expect_eq(f.ps.count, 0, "nothing is registered");
+
+    c.scaling = NAN;
+    cr_assert_eq(hop_hopfield_init(&layer, &c, &f.ps, "h", &f.rng, &f.err), HOP_OK, "%s",
+                 f.err.message);
+    cr_expect_float_eq(f.ps.values[f.ps.info[layer.beta_id].offset], logf(0.5f), 1e-6,
+                       "log of the default beta 1 / sqrt(4)");
+    cr_expect_float_eq(hop_hopfield_beta(&layer, &f.ps, 1), 0.5f, 1e-6);
+    cr_expect(isnan(hop_hopfield_beta(&layer, &f.ps, 2)), "head 2 does not exist");
+    fixture_free(&f);
+}
+
+/* mean((association - 1/S)^2), which a smaller beta lowers. */
+static hop_node *uniformity_loss(fixture *f, const hop_hopfield *layer, hop_node *x,
+                                 hop_hopfield_info *info)
+{
+    hop_node *out = hop_hopfield_forward(f->g, &f->ps, layer, x, NULL, info);
+    cr_assert_not_null(out, "%s", f->ctx.error.message);
+    hop_node *a = info->association;
+    size_t n = hop_tensor_numel(&a->value);
+    float *uniform = hop_graph_alloc(f->g, n * sizeof *uniform);
+    cr_assert_not_null(uniform);
+    for (size_t i = 0; i < n; i++)
+        uniform[i] = 1.0f / (float)a->value.shape[3];
+    return hop_mse(f->g, a, hop_constant(f->g, a->value.ndim, a->value.shape, uniform));
+}
+
+Test(options, trainable_beta_stays_positive_in_training)
+{
+    fixture f;
+    fixture_init(&f, 15);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.beta_trainable = true;
+    c.update_steps_max = 2;
+    c.update_steps_eps = 1e-30f;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float *log_beta = f.ps.values + f.ps.info[layer.beta_id].offset;
+    log_beta[0] = logf(0.4f);
+    log_beta[1] = logf(0.6f);
+    for (int k = 0; k < f.ps.count; k++)
+        f.ps.info[k].frozen = k != layer.beta_id;
+
+    float x[2 * 5 * 8], first[2 * 2 * 5 * 5];
+    hop_node *xn = input(&f, 2, 5, 8, x);
+    hop_hopfield_info info;
+    uniformity_loss(&f, &layer, xn, &info);
+    cr_assert_eq(hop_hopfield_info_association(&info, first, 100, &f.err), HOP_OK);
+
+    hop_adamw opt;
+    cr_assert_eq(hop_adamw_init(&opt, &f.ps, 0.5f, 0.0f, &f.err), HOP_OK, "%s", f.err.message);
+    for (int step = 0; step < 6; step++) {
+        hop_graph_reset(f.g);
+        xn = hop_input(f.g, 3, (int[]){2, 5, 8}, x);
+        hop_node *loss = uniformity_loss(&f, &layer, xn, &info);
+        hop_params_zero_grad(&f.ps);
+        cr_assert_eq(hop_backward(f.g, loss), HOP_OK, "%s", f.ctx.error.message);
+        cr_assert_eq(hop_adamw_step(&opt, &f.ps, &f.err), HOP_OK, "%s", f.err.message);
+        for (int h = 0; h < 2; h++)
+            cr_expect_gt(hop_hopfield_beta(&layer, &f.ps, h), 0.0f, "step %d, head %d", step, h);
+    }
+    hop_adamw_free(&opt);
+    /* A raw beta would have gone negative after the first step of size lr = 0.5. */
+    cr_expect_lt(hop_hopfield_beta(&layer, &f.ps, 0), 0.1f, "beta of head 0 decreased");
+    cr_expect_lt(hop_hopfield_beta(&layer, &f.ps, 1), 0.1f, "beta of head 1 decreased");
+
+    hop_graph_reset(f.g);
+    xn = hop_input(f.g, 3, (int[]){2, 5, 8}, x);
+    uniformity_loss(&f, &layer, xn, &info);
+    float last[100];
+    cr_assert_eq(hop_hopfield_info_association(&info, last, 100, &f.err), HOP_OK);
+    double change = 0.0;
+    for (int i = 0; i < 100; i++)
+        change = fmax(change, fabs((double)last[i] - first[i]));
+    cr_expect_gt(change, 1e-3, "the association follows beta");
+    fixture_free(&f);
+}
+
+/* The learned beta acts at every update step exactly as a fixed beta of the same value. */
+Test(options, trainable_beta_used_in_update_steps)
+{
+    fixture f;
+    fixture_init(&f, 16);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.update_steps_max = 3;
+    c.update_steps_eps = 1e-30f;
+    c.disable_out_projection = true;
+    c.beta_trainable = true;
+    hop_hopfield learned, fixed;
+    init_core(&f, &learned, &c);
+    float *log_beta = f.ps.values + f.ps.info[learned.beta_id].offset;
+    log_beta[0] = 0.7f;
+    log_beta[1] = -0.4f;
+    float betas[2] = {expf(0.7f), expf(-0.4f)};
+    c.beta_trainable = false;
+    c.head_scaling = betas;
+    cr_assert_eq(hop_hopfield_init(&fixed, &c, &f.ps, "fixed", &f.rng, &f.err), HOP_OK);
+    for (int k = 0; k < f.ps.count; k++) {
+        const char *name = f.ps.info[k].name;
+        if (strncmp(name, "fixed.", 6) != 0)
+            continue;
+        char source[HOP_PARAM_NAME_MAX];
+        snprintf(source, sizeof source, "h.%s", name + 6);
+        int from = hop_params_find(&f.ps, source);
+        cr_assert_geq(from, 0, "%s", source);
+        memcpy(f.ps.values + f.ps.info[k].offset, f.ps.values + f.ps.info[from].offset,
+               f.ps.info[k].numel * sizeof(float));
+    }
+
+    float x[2 * 5 * 8];
+    hop_node *xn = input(&f, 2, 5, 8, x);
+    hop_hopfield_info a, b;
+    hop_node *out_a = hop_hopfield_forward(f.g, &f.ps, &learned, xn, NULL, &a);
+    hop_node *out_b = hop_hopfield_forward(f.g, &f.ps, &fixed, xn, NULL, &b);
+    cr_assert(out_a && out_b, "%s", f.ctx.error.message);
+    cr_expect_eq(a.update_steps[0], 3);
+    cr_expect_eq(b.update_steps[0], 3);
+    expect_close(out_a->value.data, out_b->value.data, 2 * 5 * 8, 1e-6, "output");
+    expect_close(a.association->value.data, b.association->value.data, 100, 1e-6, "association");
+    fixture_free(&f);
+}
+
+/* Separation functions. */
+
+static void retrieval_config(hop_hopfield_config *c, hop_hopfield_separation separation)
+{
+    *c = hop_hopfield_config_default(4);
+    c->stored_pattern_as_static = c->state_pattern_as_static = true;
+    c->pattern_projection_as_static = c->disable_out_projection = true;
+    c->scaling = 1.0f;
+    c->separation = separation;
+    no_norms(c);
+}
+
+Test(options, sparsemax_zeros_far_patterns)
+{
+    fixture f;
+    fixture_init(&f, 17);
+    float y[4 * 4] = {3, 0, 0, 0, 2.8f, 0.5f, 0, 0, -3, 0, 0, 0, 0, 0, 3, 0};
+    float q[4] = {3, 0, 0, 0};
+    const hop_hopfield_separation kinds[2] = {HOP_HOPFIELD_SEPARATION_SOFTMAX,
+                                              HOP_HOPFIELD_SEPARATION_SPARSEMAX};
+    float xi[2][4];
+    for (int k = 0; k < 2; k++) {
+        hop_hopfield_config c;
+        retrieval_config(&c, kinds[k]);
+        hop_hopfield layer;
+        init_core(&f, &layer, &c);
+        hop_node *stored = hop_input(f.g, 3, (int[]){1, 4, 4}, y);
+        hop_node *state = hop_input(f.g, 3, (int[]){1, 1, 4}, q);
+        hop_hopfield_info info;
+        cr_assert_not_null(
+            hop_hopfield_forward_patterns(f.g, &f.ps, &layer, stored, state, stored, NULL, &info),
+            "%s", f.ctx.error.message);
+        cr_assert_eq(hop_hopfield_info_association(&info, xi[k], 4, &f.err), HOP_OK);
+    }
+    /* Scores are (9, 8.4, -9, 0): sparsemax keeps the two near patterns, 0.8 and 0.2. */
+    cr_expect_float_eq(xi[1][0], 0.8f, 1e-5, "%g", (double)xi[1][0]);
+    cr_expect_float_eq(xi[1][1], 0.2f, 1e-5, "%g", (double)xi[1][1]);
+    cr_expect_eq(xi[1][2], 0.0f, "opposite pattern is exactly zero");
+    cr_expect_eq(xi[1][3], 0.0f, "orthogonal pattern is exactly zero");
+    cr_expect_gt(xi[0][2], 0.0f, "softmax keeps the opposite pattern");
+    cr_expect_gt(xi[0][3], 0.0f, "softmax keeps the orthogonal pattern");
+    fixture_free(&f);
+}
+
+Test(options, entmax15_rows_sum_to_one)
+{
+    fixture f;
+    fixture_init(&f, 18);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.scaling = 3.0f;
+    c.separation = HOP_HOPFIELD_SEPARATION_ENTMAX15;
+    c.update_steps_max = 2;
+    c.update_steps_eps = 1e-30f;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float x[2 * 6 * 8], m[2 * 6] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    hop_hopfield_info info;
+    cr_assert_not_null(hop_hopfield_forward(f.g, &f.ps, &layer, input(&f, 2, 6, 8, x),
+                                            hop_input(f.g, 2, (int[]){2, 6}, m), &info),
+                       "%s", f.ctx.error.message);
+    const float *a = info.association->value.data;
+    int zeros = 0;
+    for (int row = 0; row < 2 * 2 * 6; row++) {
+        double sum = 0.0;
+        for (int j = 0; j < 6; j++) {
+            cr_expect_geq(a[row * 6 + j], 0.0f, "row %d, pattern %d", row, j);
+            sum += a[row * 6 + j];
+            zeros += a[row * 6 + j] == 0.0f;
+        }
+        cr_expect_float_eq(sum, 1.0, 1e-5, "row %d sums to %g", row, sum);
+        if (row < 12)
+            cr_expect_eq(a[row * 6 + 5], 0.0f, "masked pattern of sample 0, row %d", row);
+    }
+    cr_expect_gt(zeros, 12, "entmax15 gives exact zeros beyond the masked ones");
+    fixture_free(&f);
+}
+
+Test(options, unknown_separation_rejected)
+{
+    fixture f;
+    fixture_init(&f, 19);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.separation = (hop_hopfield_separation)3;
+    hop_hopfield layer;
+    cr_expect_eq(hop_hopfield_init(&layer, &c, &f.ps, "h", &f.rng, &f.err), HOP_ERR_ARG);
+    cr_expect(strstr(f.err.message, "separation 3") != NULL, "%s", f.err.message);
+    fixture_free(&f);
+}
+
+/* Energy with projections. */
+
+/* E = -lse(beta, K q) + q.q / 2 of head h, sample b, state l, from the projected Q and K. */
+static double projected_energy(const hop_hopfield *layer, const hop_params *ps, const float *y,
+                               const float *r, int b, int h, int l, int count)
+{
+    const float *w = ps->values + ps->info[layer->in_proj_weight_id].offset;
+    const float *bias = ps->values + ps->info[layer->in_proj_bias_id].offset;
+    int width = layer->config.input_size, hidden = layer->config.hidden_size;
+    int heads = layer->config.num_heads;
+    double beta = layer->head_scaling[h];
+    double q[16], half_norm = 0.0, max = -INFINITY, scores[16];
+    for (int d = 0; d < hidden; d++) {
+        int row = h * hidden + d;
+        q[d] = bias[row];
+        for (int e = 0; e < width; e++)
+            q[d] += (double)w[row * width + e] * r[(b * 3 + l) * width + e];
+        half_norm += 0.5 * q[d] * q[d];
+    }
+    for (int j = 0; j < count; j++) {
+        scores[j] = 0.0;
+        for (int d = 0; d < hidden; d++) {
+            int row = heads * hidden + h * hidden + d;
+            double k = bias[row];
+            for (int e = 0; e < width; e++)
+                k += (double)w[row * width + e] * y[(b * count + j) * width + e];
+            scores[j] += beta * k * q[d];
+        }
+        max = fmax(max, scores[j]);
+    }
+    double sum = 0.0;
+    for (int j = 0; j < count; j++)
+        sum += exp(scores[j] - max);
+    return -(max + log(sum)) / beta + half_norm;
+}
+
+Test(options, energy_with_projections)
+{
+    fixture f;
+    fixture_init(&f, 20);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.scaling = 2.0f;
+    c.update_steps_max = 4;
+    c.update_steps_eps = 1e-30f;
+    no_norms(&c);
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    cr_assert(layer.packed);
+
+    float y[2 * 5 * 8], r[2 * 3 * 8];
+    hop_node *yn = input(&f, 2, 5, 8, y), *rn = input(&f, 2, 3, 8, r);
+    hop_hopfield_inputs in = {.stored = yn, .state = rn, .projection = yn, .record_energy = true};
+    hop_hopfield_info info;
+    cr_assert_not_null(hop_hopfield_forward_inputs(f.g, &f.ps, &layer, &in, &info), "%s",
+                       f.ctx.error.message);
+    for (int h = 0; h < 2; h++) {
+        cr_assert_eq(info.update_steps[h], 4);
+        float energy[5 * 2 * 3];
+        cr_assert_eq(hop_hopfield_info_energy(&info, h, energy, 30, &f.err), HOP_OK, "%s",
+                     f.err.message);
+        for (int b = 0; b < 2; b++)
+            for (int l = 0; l < 3; l++) {
+                double expected = projected_energy(&layer, &f.ps, y, r, b, h, l, 5);
+                cr_expect_float_eq(energy[b * 3 + l], expected, 1e-4 * (1.0 + fabs(expected)),
+                                   "head %d, sample %d, state %d: %g vs %g", h, b, l,
+                                   (double)energy[b * 3 + l], expected);
+            }
+        for (int t = 1; t < 5; t++)
+            for (int i = 0; i < 6; i++)
+                cr_expect_leq(energy[t * 6 + i], energy[(t - 1) * 6 + i] + 1e-5f,
+                              "head %d, step %d, state %d: %g after %g", h, t, i,
+                              (double)energy[t * 6 + i], (double)energy[(t - 1) * 6 + i]);
+    }
+    fixture_free(&f);
+}
+
+/* With an additive mask and a sparse separation the energy is not monotone, but finite. */
+Test(options, energy_finite_with_mask_and_sparsemax)
+{
+    fixture f;
+    fixture_init(&f, 21);
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.concat_bias_pattern = true;
+    c.separation = HOP_HOPFIELD_SEPARATION_SPARSEMAX;
+    c.update_steps_max = 3;
+    c.update_steps_eps = 1e-30f;
+    hop_hopfield layer;
+    init_core(&f, &layer, &c);
+    float x[1 * 4 * 8],
+        add[4 * 4] = {0.5f, -INFINITY, 0, 1,  -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                      0,    0,         2, -1, 0,         0,         0,         0};
+    hop_node *xn = input(&f, 1, 4, 8, x);
+    hop_hopfield_inputs in = {.stored = xn,
+                              .state = xn,
+                              .projection = xn,
+                              .association_mask = hop_input(f.g, 2, (int[]){4, 4}, add),
+                              .association_mask_additive = true,
+                              .record_energy = true};
+    hop_hopfield_info info;
+    cr_assert_not_null(hop_hopfield_forward_inputs(f.g, &f.ps, &layer, &in, &info), "%s",
+                       f.ctx.error.message);
+    for (int h = 0; h < 2; h++) {
+        size_t n = (size_t)(info.update_steps[h] + 1) * 4;
+        float energy[4 * 4];
+        cr_assert_leq(n, 16);
+        cr_assert_eq(hop_hopfield_info_energy(&info, h, energy, n, &f.err), HOP_OK);
+        for (size_t i = 0; i < n; i++)
+            cr_expect(isfinite(energy[i]), "head %d, energy %zu is %g", h, i, (double)energy[i]);
+    }
     fixture_free(&f);
 }
