@@ -62,17 +62,31 @@ void hop_adamw_free(hop_adamw *opt)
     opt->m = opt->v = NULL;
 }
 
-static void adamw_update(const hop_adamw *opt, float *x, const float *grad, float *m, float *v,
-                         size_t n, double bias1, double bias2)
+/* Follows torch.optim's formula: x -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps). */
+static void adamw_update(const hop_adamw *opt, float *restrict x, const float *restrict grad,
+                         float *restrict m, float *restrict v, size_t n, double bias1,
+                         double bias2)
 {
-    float decay = opt->l2_decay ? 1.0f : 1.0f - opt->lr * opt->weight_decay;
+    const float beta1 = opt->beta1, beta2 = opt->beta2, eps = opt->eps;
+    const float step_size = (float)(opt->lr / bias1);
+    const float inv_sqrt_bias2 = (float)(1.0 / sqrt(bias2));
+
+    if (opt->l2_decay) {
+        const float wd = opt->weight_decay;
+        for (size_t i = 0; i < n; i++) {
+            float g = grad[i] + wd * x[i];
+            m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+            v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+            x[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bias2 + eps);
+        }
+        return;
+    }
+    const float decay = 1.0f - opt->lr * opt->weight_decay;
     for (size_t i = 0; i < n; i++) {
-        float g = opt->l2_decay ? grad[i] + opt->weight_decay * x[i] : grad[i];
-        m[i] = opt->beta1 * m[i] + (1.0f - opt->beta1) * g;
-        v[i] = opt->beta2 * v[i] + (1.0f - opt->beta2) * g * g;
-        double m_hat = m[i] / bias1;
-        double v_hat = v[i] / bias2;
-        x[i] = (float)(x[i] * decay - opt->lr * m_hat / (sqrt(v_hat) + opt->eps));
+        float g = grad[i];
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        x[i] = x[i] * decay - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bias2 + eps);
     }
 }
 
