@@ -10,7 +10,7 @@
  * 4-deep loop serves every case, forward and backward.
  */
 typedef struct bcast {
-    int shape[4];     /* output extents */
+    int shape[4];        /* output extents */
     size_t sa[4], sb[4]; /* element strides of a and b in output coordinates */
 } bcast;
 
@@ -60,10 +60,22 @@ static hop_status binary_infer(hop_graph *g, hop_node *n)
 
 typedef float (*binary_fn)(float, float);
 
-static float f_add(float x, float y) { return x + y; }
-static float f_sub(float x, float y) { return x - y; }
-static float f_mul(float x, float y) { return x * y; }
-static float f_div(float x, float y) { return x / y; }
+static float f_add(float x, float y)
+{
+    return x + y;
+}
+static float f_sub(float x, float y)
+{
+    return x - y;
+}
+static float f_mul(float x, float y)
+{
+    return x * y;
+}
+static float f_div(float x, float y)
+{
+    return x / y;
+}
 
 static binary_fn binary_function(hop_op_id op)
 {
@@ -82,7 +94,18 @@ static hop_status binary_forward(hop_graph *g, hop_node *n)
     size_t count = hop_node_numel(n);
     binary_fn f = binary_function(n->op);
 
-    if (hop_node_numel(n->inputs[0]) == count && hop_node_numel(n->inputs[1]) == count) {
+    size_t nb = hop_node_numel(n->inputs[1]);
+    if (hop_node_numel(n->inputs[0]) == count && n->op == HOP_OP_ADD && count % nb == 0 &&
+        hop_shape_equal(n->inputs[1]->value.ndim, n->inputs[1]->value.shape,
+                        n->inputs[1]->value.ndim,
+                        n->value.shape + (n->value.ndim - n->inputs[1]->value.ndim))) {
+        /* A bias added over leading axes: one vectorised row loop. */
+        for (size_t base = 0; base < count; base += nb)
+            for (size_t i = 0; i < nb; i++)
+                out[base + i] = a[base + i] + b[i];
+        return HOP_OK;
+    }
+    if (hop_node_numel(n->inputs[0]) == count && nb == count) {
         for (size_t i = 0; i < count; i++)
             out[i] = f(a[i], b[i]);
         return HOP_OK;
@@ -105,16 +128,84 @@ static hop_status binary_forward(hop_graph *g, hop_node *n)
 static void binary_partials(hop_op_id op, float x, float y, float *dx, float *dy)
 {
     switch (op) {
-    case HOP_OP_ADD: *dx = 1.0f; *dy = 1.0f; break;
-    case HOP_OP_SUB: *dx = 1.0f; *dy = -1.0f; break;
-    case HOP_OP_MUL: *dx = y; *dy = x; break;
-    default: *dx = 1.0f / y; *dy = -x / (y * y); break;
+    case HOP_OP_ADD:
+        *dx = 1.0f;
+        *dy = 1.0f;
+        break;
+    case HOP_OP_SUB:
+        *dx = 1.0f;
+        *dy = -1.0f;
+        break;
+    case HOP_OP_MUL:
+        *dx = y;
+        *dy = x;
+        break;
+    default:
+        *dx = 1.0f / y;
+        *dy = -x / (y * y);
+        break;
     }
+}
+
+/*
+ * Fast path for the common layouts: a has the output's shape, and b has it too or is
+ * tiled over leading axes (a bias). b's element for output index o is then o % nb.
+ * Returns 0 when the layout needs the general loop.
+ */
+static int binary_backward_tiled(hop_node *n)
+{
+    hop_node *a = n->inputs[0], *b = n->inputs[1];
+    size_t count = hop_node_numel(n), nb = hop_node_numel(b);
+    if (hop_node_numel(a) != count || count % nb != 0 || b->value.ndim > n->value.ndim)
+        return 0;
+    for (int d = 1; d <= b->value.ndim; d++)
+        if (b->value.shape[b->value.ndim - d] != n->value.shape[n->value.ndim - d])
+            return 0;
+
+    const float *dz = n->grad, *x = a->value.data, *y = b->value.data;
+    float *dx = a->grad, *dy = b->grad;
+    for (size_t base = 0; base < count; base += nb) {
+        const float *dzr = dz + base, *xr = x + base;
+        float *dxr = dx ? dx + base : NULL;
+        switch (n->op) {
+        case HOP_OP_ADD:
+        case HOP_OP_SUB: {
+            float sign = n->op == HOP_OP_ADD ? 1.0f : -1.0f;
+            if (dxr)
+                for (size_t i = 0; i < nb; i++)
+                    dxr[i] += dzr[i];
+            if (dy)
+                for (size_t i = 0; i < nb; i++)
+                    dy[i] += sign * dzr[i];
+            break;
+        }
+        case HOP_OP_MUL:
+            if (dxr)
+                for (size_t i = 0; i < nb; i++)
+                    dxr[i] += dzr[i] * y[i];
+            if (dy)
+                for (size_t i = 0; i < nb; i++)
+                    dy[i] += dzr[i] * xr[i];
+            break;
+        default:
+            if (dxr)
+                for (size_t i = 0; i < nb; i++)
+                    dxr[i] += dzr[i] / y[i];
+            if (dy)
+                for (size_t i = 0; i < nb; i++)
+                    dy[i] -= dzr[i] * xr[i] / (y[i] * y[i]);
+            break;
+        }
+    }
+    return 1;
 }
 
 static void binary_backward(hop_graph *g, hop_node *n)
 {
     hop_node *a = n->inputs[0], *b = n->inputs[1];
+    if (binary_backward_tiled(n))
+        return;
+
     bcast bc;
     bcast_make(n, &bc);
     size_t o = 0;
@@ -144,10 +235,22 @@ static hop_node *binary(hop_graph *g, hop_op_id op, hop_node *a, hop_node *b)
     return hop_node_build(g, op, inputs, 2, NULL, 0, NULL, 0);
 }
 
-hop_node *hop_add(hop_graph *g, hop_node *a, hop_node *b) { return binary(g, HOP_OP_ADD, a, b); }
-hop_node *hop_sub(hop_graph *g, hop_node *a, hop_node *b) { return binary(g, HOP_OP_SUB, a, b); }
-hop_node *hop_mul(hop_graph *g, hop_node *a, hop_node *b) { return binary(g, HOP_OP_MUL, a, b); }
-hop_node *hop_div(hop_graph *g, hop_node *a, hop_node *b) { return binary(g, HOP_OP_DIV, a, b); }
+hop_node *hop_add(hop_graph *g, hop_node *a, hop_node *b)
+{
+    return binary(g, HOP_OP_ADD, a, b);
+}
+hop_node *hop_sub(hop_graph *g, hop_node *a, hop_node *b)
+{
+    return binary(g, HOP_OP_SUB, a, b);
+}
+hop_node *hop_mul(hop_graph *g, hop_node *a, hop_node *b)
+{
+    return binary(g, HOP_OP_MUL, a, b);
+}
+hop_node *hop_div(hop_graph *g, hop_node *a, hop_node *b)
+{
+    return binary(g, HOP_OP_DIV, a, b);
+}
 
 /* Unary ops: the output has the input's shape. */
 
@@ -247,8 +350,8 @@ static void unary_backward(hop_graph *g, hop_node *n)
     if (unary_backward_fast(n, a->grad, count))
         return;
     for (size_t i = 0; i < count; i++)
-        a->grad[i] += n->grad[i] * unary_derivative(n->op, a->value.data[i], n->value.data[i],
-                                                    n->fargs[0]);
+        a->grad[i] +=
+            n->grad[i] * unary_derivative(n->op, a->value.data[i], n->value.data[i], n->fargs[0]);
 }
 
 const hop_op_def hop_op_scale_def = {"scale", unary_infer, unary_forward, unary_backward, 0};
@@ -263,9 +366,27 @@ static hop_node *unary(hop_graph *g, hop_op_id op, hop_node *a, float s)
     return hop_node_build(g, op, &a, 1, NULL, 0, &s, 1);
 }
 
-hop_node *hop_scale(hop_graph *g, hop_node *a, float s) { return unary(g, HOP_OP_SCALE, a, s); }
-hop_node *hop_exp(hop_graph *g, hop_node *a) { return unary(g, HOP_OP_EXP, a, 0.0f); }
-hop_node *hop_log(hop_graph *g, hop_node *a) { return unary(g, HOP_OP_LOG, a, 0.0f); }
-hop_node *hop_relu(hop_graph *g, hop_node *a) { return unary(g, HOP_OP_RELU, a, 0.0f); }
-hop_node *hop_sigmoid(hop_graph *g, hop_node *a) { return unary(g, HOP_OP_SIGMOID, a, 0.0f); }
-hop_node *hop_tanh(hop_graph *g, hop_node *a) { return unary(g, HOP_OP_TANH, a, 0.0f); }
+hop_node *hop_scale(hop_graph *g, hop_node *a, float s)
+{
+    return unary(g, HOP_OP_SCALE, a, s);
+}
+hop_node *hop_exp(hop_graph *g, hop_node *a)
+{
+    return unary(g, HOP_OP_EXP, a, 0.0f);
+}
+hop_node *hop_log(hop_graph *g, hop_node *a)
+{
+    return unary(g, HOP_OP_LOG, a, 0.0f);
+}
+hop_node *hop_relu(hop_graph *g, hop_node *a)
+{
+    return unary(g, HOP_OP_RELU, a, 0.0f);
+}
+hop_node *hop_sigmoid(hop_graph *g, hop_node *a)
+{
+    return unary(g, HOP_OP_SIGMOID, a, 0.0f);
+}
+hop_node *hop_tanh(hop_graph *g, hop_node *a)
+{
+    return unary(g, HOP_OP_TANH, a, 0.0f);
+}
