@@ -115,7 +115,6 @@ static hop_status load_table(const char *path, hop_proto_data *out, hop_error *e
 }
 
 /* A folder of class subfolders of equally sized images, read as gray values in [0, 1]. */
-/* NOTE: no test runs this path yet. */
 static hop_status load_image_folder(const char *dir, hop_proto_data *out, hop_error *err)
 {
     hop_image_set set = {0};
@@ -641,6 +640,7 @@ hop_proto_train_config hop_proto_train_config_default(void)
         .lr = 0.01f,
         .weight_decay = 0.0f,
         .patience = 30,
+        .stop_metric = HOP_PROTO_STOP_LOSS,
         .seed = 1,
         .threads = 1,
     };
@@ -654,6 +654,11 @@ static hop_status check_train(const hop_proto_train_config *t, hop_error *err)
                              "prototype training: epochs %d, batch %d, patience %d and threads "
                              "%d must be >= 1, >= 1, >= 0 and >= 1",
                              t->epochs, t->batch_size, t->patience, t->threads);
+    if (t->stop_metric != HOP_PROTO_STOP_LOSS && t->stop_metric != HOP_PROTO_STOP_ACCURACY)
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "prototype training: stopping metric %d is invalid; use "
+                             "HOP_PROTO_STOP_LOSS or HOP_PROTO_STOP_ACCURACY",
+                             (int)t->stop_metric);
     if (!(t->lr > 0.0f) || !isfinite(t->lr) || !(t->weight_decay >= 0.0f))
         return hop_error_set(err, HOP_ERR_ARG,
                              "prototype training: lr %g must be > 0 and weight decay %g >= 0",
@@ -722,8 +727,8 @@ typedef struct fit_state {
     int *order;
     int *predicted;
     float *best;
-    hop_early_stop stop;
     double best_accuracy, best_loss;
+    int bad_epochs; /* validations in a row that were not better than the kept epoch */
 } fit_state;
 
 static hop_status train_step(fit_state *s, hop_proto_fitted *out, const float *x, const int *y,
@@ -766,9 +771,22 @@ static hop_status train_epoch(fit_state *s, hop_proto_fitted *out,
     return HOP_OK;
 }
 
+bool hop_proto_validation_better(hop_proto_stop_metric metric, double accuracy, double loss,
+                                 double best_accuracy, double best_loss)
+{
+    if (isnan(accuracy) || isnan(loss))
+        return false;
+    if (isnan(best_accuracy) || isnan(best_loss))
+        return true;
+    if (metric == HOP_PROTO_STOP_LOSS)
+        return loss < best_loss;
+    return accuracy > best_accuracy || (accuracy == best_accuracy && loss < best_loss);
+}
+
 /* Keeps the parameters of a better epoch and sets *stop once patience is used up. */
-static hop_status validate(fit_state *s, hop_proto_fitted *out, const float *x_val,
-                           const int *y_val, int n_val, int epoch, bool *stop, hop_error *err)
+static hop_status validate(fit_state *s, hop_proto_fitted *out, const hop_proto_train_config *train,
+                           const float *x_val, const int *y_val, int n_val, int epoch, bool *stop,
+                           hop_error *err)
 {
     double loss = 0.0;
     hop_status status = predict_rows(s->g, &out->params, &out->model, x_val, n_val, s->predicted,
@@ -777,8 +795,9 @@ static hop_status validate(fit_state *s, hop_proto_fitted *out, const float *x_v
         return status;
     double accuracy = hop_proto_accuracy(s->predicted, y_val, n_val);
     loss /= n_val;
-    bool better = epoch == 0 || accuracy > s->best_accuracy ||
-                  (accuracy == s->best_accuracy && loss < s->best_loss);
+    bool better = epoch == 0 || hop_proto_validation_better(train->stop_metric, accuracy, loss,
+                                                            s->best_accuracy, s->best_loss);
+    s->bad_epochs = better ? 0 : s->bad_epochs + 1;
     if (better) {
         s->best_accuracy = accuracy;
         s->best_loss = loss;
@@ -786,7 +805,7 @@ static hop_status validate(fit_state *s, hop_proto_fitted *out, const float *x_v
         out->val_accuracy = accuracy;
         memcpy(s->best, out->params.values, out->params.total * sizeof *s->best);
     }
-    *stop = hop_early_stop_update(&s->stop, accuracy, epoch);
+    *stop = s->bad_epochs >= train->patience;
     return HOP_OK;
 }
 
@@ -803,8 +822,6 @@ static hop_status fit_setup(fit_state *s, hop_proto_fitted *out, const hop_proto
         status = hop_proto_model_set_prototypes(&out->model, &out->params, x, y, n, &rng, err);
     if (status == HOP_OK)
         status = hop_adam_init(&s->opt, &out->params, train->lr, train->weight_decay, err);
-    if (status == HOP_OK)
-        status = hop_early_stop_init(&s->stop, HOP_EARLY_STOP_MAX, train->patience, 0.0, err);
     if (status != HOP_OK)
         return status;
     s->g = hop_graph_new(&s->ctx);
@@ -848,7 +865,7 @@ hop_status hop_proto_fit(hop_proto_fitted *out, const hop_proto_config *config,
         status = train_epoch(&s, out, train, x_train, y_train, n_train, err);
         out->epochs_run = epoch + 1;
         if (status == HOP_OK && n_val > 0)
-            status = validate(&s, out, x_val, y_val, n_val, epoch, &stop, err);
+            status = validate(&s, out, train, x_val, y_val, n_val, epoch, &stop, err);
     }
     if (status == HOP_OK && n_val > 0)
         memcpy(out->params.values, s.best, out->params.total * sizeof *s.best);

@@ -8,8 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stb/stb_image_write.h>
+
 #include "hop/memory.h"
 #include "hop/proto.h"
+#include "image_fixtures.h"
 
 #define IRIS HOP_SHARED_DIR "/data/small/iris.csv"
 
@@ -343,6 +346,90 @@ Test(model, embedding_with_alpha_dropout_trains)
     hop_proto_data_free(&d);
 }
 
+Test(stopping, validation_better_cases)
+{
+    struct {
+        hop_proto_stop_metric metric;
+        double accuracy, loss, best_accuracy, best_loss;
+        bool better;
+    } cases[] = {
+        {HOP_PROTO_STOP_LOSS, 0.90, 0.30, 0.95, 0.40, true},      /* loss wins over accuracy */
+        {HOP_PROTO_STOP_LOSS, 0.99, 0.40, 0.95, 0.40, false},     /* equal loss is no gain */
+        {HOP_PROTO_STOP_ACCURACY, 0.95, 0.30, 0.95, 0.40, true},  /* flat accuracy, lower loss */
+        {HOP_PROTO_STOP_ACCURACY, 0.95, 0.40, 0.95, 0.40, false}, /* nothing moved */
+        {HOP_PROTO_STOP_ACCURACY, 0.90, 0.10, 0.95, 0.40, false}, /* lower accuracy loses */
+        {HOP_PROTO_STOP_ACCURACY, 0.97, 0.90, 0.95, 0.40, true},  /* higher accuracy wins */
+        {HOP_PROTO_STOP_LOSS, 0.90, NAN, 0.80, 0.40, false},      /* NaN never beats */
+        {HOP_PROTO_STOP_ACCURACY, NAN, 0.10, 0.80, 0.40, false},
+        {HOP_PROTO_STOP_LOSS, 0.50, 2.00, NAN, NAN, true}, /* first epoch */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool better = hop_proto_validation_better(cases[i].metric, cases[i].accuracy, cases[i].loss,
+                                                  cases[i].best_accuracy, cases[i].best_loss);
+        cr_expect_eq(better, cases[i].better, "case %zu: accuracy %g loss %g vs %g %g", i,
+                     cases[i].accuracy, cases[i].loss, cases[i].best_accuracy, cases[i].best_loss);
+    }
+}
+
+/* Splits scaled iris into even rows (fit) and odd rows (validation). */
+static void fit_iris_even_odd(hop_proto_stop_metric metric, int patience, hop_proto_fitted *fitted,
+                              double *val_loss, double *val_accuracy)
+{
+    hop_proto_data d;
+    float scaled[150 * 4], x_fit[75 * 4], x_val[75 * 4];
+    int y_fit[75], y_val[75], predicted[75];
+    load_scaled_iris(&d, scaled);
+    for (int i = 0; i < 75; i++) {
+        memcpy(x_fit + 4 * i, scaled + 4 * (2 * i), 4 * sizeof(float));
+        memcpy(x_val + 4 * i, scaled + 4 * (2 * i + 1), 4 * sizeof(float));
+        y_fit[i] = d.labels[2 * i];
+        y_val[i] = d.labels[2 * i + 1];
+    }
+    hop_proto_config c = hop_proto_config_default(4, 3);
+    hop_proto_train_config t = hop_proto_train_config_default();
+    t.patience = patience;
+    t.stop_metric = metric;
+    hop_error err;
+    cr_assert_eq(hop_proto_fit(fitted, &c, &t, x_fit, y_fit, 75, x_val, y_val, 75, &err), HOP_OK,
+                 "%s", err.message);
+    cr_assert_eq(hop_proto_predict(fitted, x_val, 75, predicted, y_val, val_loss, &err), HOP_OK);
+    *val_accuracy = hop_proto_accuracy(predicted, y_val, 75);
+    hop_proto_data_free(&d);
+}
+
+/* Training stops patience epochs after the kept one, and the kept parameters are restored. */
+Test(stopping, stops_patience_after_best_epoch)
+{
+    hop_proto_stop_metric metrics[] = {HOP_PROTO_STOP_LOSS, HOP_PROTO_STOP_ACCURACY};
+    for (int m = 0; m < 2; m++) {
+        hop_proto_fitted fitted;
+        double loss, accuracy;
+        fit_iris_even_odd(metrics[m], 5, &fitted, &loss, &accuracy);
+        cr_expect_lt(fitted.epochs_run, 300, "metric %d ran all epochs", m);
+        cr_expect_eq(fitted.epochs_run, fitted.best_epoch + 1 + 5,
+                     "metric %d: best epoch %d, epochs run %d", m, fitted.best_epoch + 1,
+                     fitted.epochs_run);
+        cr_expect_float_eq(accuracy, fitted.val_accuracy, 1e-12, "restored accuracy");
+        cr_expect(isfinite(loss), "validation loss %g", loss);
+        hop_proto_fitted_free(&fitted);
+    }
+}
+
+/* With equal patience the loss rule keeps an epoch whose validation loss is no higher. */
+Test(stopping, loss_rule_keeps_lower_loss)
+{
+    hop_proto_fitted by_loss, by_accuracy;
+    double loss_l, loss_a, accuracy_l, accuracy_a;
+    fit_iris_even_odd(HOP_PROTO_STOP_LOSS, 300, &by_loss, &loss_l, &accuracy_l);
+    fit_iris_even_odd(HOP_PROTO_STOP_ACCURACY, 300, &by_accuracy, &loss_a, &accuracy_a);
+    cr_expect_eq(by_loss.epochs_run, 300);
+    cr_expect_eq(by_accuracy.epochs_run, 300);
+    cr_expect_leq(loss_l, loss_a + 1e-9, "loss rule %g, accuracy rule %g", loss_l, loss_a);
+    cr_expect_geq(accuracy_a, accuracy_l, "accuracy rule %g, loss rule %g", accuracy_a, accuracy_l);
+    hop_proto_fitted_free(&by_loss);
+    hop_proto_fitted_free(&by_accuracy);
+}
+
 Test(data, bad_csv_names_the_file)
 {
     char path[] = "/tmp/hop-proto-bad-XXXXXX";
@@ -442,6 +529,64 @@ Test(cli, proto_saves_table_prototypes_csv)
     rmdir(dir);
 }
 
+/* Writes side x side gray PNGs: per_class files in "dark" (values near 40) and "bright" (near
+ * 210), with a pixel pattern that differs per file. */
+static void write_brightness_folder(const char *dir, int side, int per_class)
+{
+    const char *classes[2] = {"bright", "dark"};
+    unsigned char pixels[16 * 16];
+    cr_assert_leq(side, 16);
+    for (int c = 0; c < 2; c++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, classes[c]);
+        cr_assert_eq(mkdir(path, 0700), 0, "cannot create %s", path);
+        for (int k = 0; k < per_class; k++) {
+            for (int p = 0; p < side * side; p++)
+                pixels[p] = (unsigned char)((c == 0 ? 210 : 40) + (p * 7 + k * 13) % 31 - 15);
+            snprintf(path, sizeof path, "%s/%s/%02d.png", dir, classes[c], k);
+            cr_assert(stbi_write_png(path, side, side, 1, pixels, side), "cannot write %s", path);
+        }
+    }
+}
+
+static unsigned read_be32(const unsigned char *p)
+{
+    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+}
+
+Test(cli, proto_image_folder_saves_png_grid)
+{
+    char data[64], outputs[64], grid[128], args[512];
+    fixture_make_temp_dir(data, sizeof data);
+    fixture_make_temp_dir(outputs, sizeof outputs);
+    write_brightness_folder(data, 4, 10);
+    snprintf(grid, sizeof grid, "%s/prototypes.png", outputs);
+    snprintf(args, sizeof args,
+             "proto --data %s --folds 2 --epochs 10 --prototypes 2 --png-scale 2 "
+             "--save-prototypes %s",
+             data, grid);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_expect(strstr(r.out, "20 samples, 16 features, 2 classes") != NULL, "stdout: %s", r.out);
+    double mean = 0.0;
+    const char *line = strstr(r.out, "prototypes (HopfieldLayer)");
+    cr_assert_not_null(line, "stdout: %s", r.out);
+    cr_assert_eq(sscanf(line, "prototypes (HopfieldLayer) accuracy %lf", &mean), 1, "%s", line);
+    cr_expect_gt(mean, 0.9, "brightness separates the classes; accuracy %g", mean);
+
+    cr_assert(hop_png_file_valid(grid), "%s is no PNG", grid);
+    size_t length = 0;
+    unsigned char *png = fixture_read_file(grid, &length);
+    cr_assert_geq(length, 24u);
+    cr_expect_eq(memcmp(png + 12, "IHDR", 4), 0);
+    /* 2 classes x 2 prototypes of 4 x 4 pixels drawn 2 x 2 each, with 1-pixel gaps. */
+    cr_expect_eq(read_be32(png + 16), 2u * (4 * 2 + 1) + 1, "width %u", read_be32(png + 16));
+    cr_expect_eq(read_be32(png + 20), 2u * (4 * 2 + 1) + 1, "height %u", read_be32(png + 20));
+    free(png);
+    fixture_remove_tree(data);
+    fixture_remove_tree(outputs);
+}
+
 Test(cli, proto_bad_flags_name_the_flag)
 {
     struct {
@@ -450,6 +595,7 @@ Test(cli, proto_bad_flags_name_the_flag)
     } cases[] = {
         {"proto", "--data is missing"},
         {"proto --data digits --init fancy", "--init fancy"},
+        {"proto --data digits --stop-on fancy", "--stop-on fancy"},
         {"proto --data digits --folds 1", "--folds"},
         {"proto --data digits --bogus 1", "--bogus"},
         {"proto --data " IRIS " --save-prototypes out.txt", "--save-prototypes out.txt"},

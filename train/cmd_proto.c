@@ -26,6 +26,7 @@ typedef struct proto_options {
     const char *report;
     const char *save_prototypes;
     const char *init;
+    const char *stop_on;
     int folds;
     float holdout;
     float val_fraction;
@@ -52,6 +53,7 @@ static void options_defaults(proto_options *o)
 {
     memset(o, 0, sizeof *o);
     o->init = "samples";
+    o->stop_on = "loss";
     o->folds = 10;
     o->val_fraction = 0.15f;
     o->knn_k = 5;
@@ -61,7 +63,7 @@ static void options_defaults(proto_options *o)
     o->logreg = hop_logreg_config_default();
 }
 
-#define N_PROTO_FLAGS 25
+#define N_PROTO_FLAGS 26
 
 static void flags_table(proto_options *o, cli_flag *t)
 {
@@ -94,7 +96,10 @@ static void flags_table(proto_options *o, cli_flag *t)
         {"lr", CLI_FLOAT, &o->train.lr, 1e-7, 10, "", "Adam learning rate"},
         {"weight-decay", CLI_FLOAT, &o->train.weight_decay, 0, 10, "", "Adam L2 weight decay"},
         {"patience", CLI_INT, &o->train.patience, 0, 1e6, "epochs",
-         "epochs without a better validation accuracy before stopping"},
+         "epochs in a row without a better validation epoch before stopping"},
+        {"stop-on", CLI_STRING, &o->stop_on, 0, 0, "",
+         "early stopping and the kept epoch: validation 'loss', or 'accuracy' (ties go to the "
+         "lower loss)"},
         {"l2", CLI_FLOAT, &o->logreg.l2, 0, 1e3, "", "logistic regression: L2 penalty"},
         {"logreg-iterations", CLI_INT, &o->logreg.iterations, 1, 1e6, "steps",
          "logistic regression: accelerated gradient steps"},
@@ -117,7 +122,7 @@ static void print_help(const cli_flag *flags)
            "features, an optional SELU embedding, then softmax(beta (x . y + b)) over the\n"
            "prototypes y, each with a learned bias b that starts at -|y|^2 / 2, weighting the\n"
            "one-hot labels of the prototypes. Trains with Adam and early stopping on validation\n"
-           "accuracy, under stratified k-fold cross-validation (or --holdout), and fits\n"
+           "loss, under stratified k-fold cross-validation (or --holdout), and fits\n"
            "multinomial logistic regression and kNN on the same folds. Prints the test accuracy\n"
            "per fold and as mean +- std.\n"
            "\nFlags:\n");
@@ -364,6 +369,7 @@ static cJSON *config_json(const proto_options *o)
     cJSON_AddNumberToObject(c, "lr", o->train.lr);
     cJSON_AddNumberToObject(c, "weight_decay", o->train.weight_decay);
     cJSON_AddNumberToObject(c, "patience", o->train.patience);
+    cJSON_AddStringToObject(c, "stop_on", o->stop_on);
     cJSON_AddNumberToObject(c, "val_fraction", o->val_fraction);
     cJSON_AddNumberToObject(c, "seed", (double)o->train.seed);
     cJSON_AddNumberToObject(c, "l2", o->logreg.l2);
@@ -563,6 +569,13 @@ static hop_status resolve_options(proto_options *o, const hop_proto_data *d, hop
     else
         return hop_error_set(err, HOP_ERR_ARG, "--init %s is invalid; use 'samples' or 'random'",
                              o->init);
+    if (strcmp(o->stop_on, "loss") == 0)
+        o->train.stop_metric = HOP_PROTO_STOP_LOSS;
+    else if (strcmp(o->stop_on, "accuracy") == 0)
+        o->train.stop_metric = HOP_PROTO_STOP_ACCURACY;
+    else
+        return hop_error_set(err, HOP_ERR_ARG, "--stop-on %s is invalid; use 'loss' or 'accuracy'",
+                             o->stop_on);
     o->model.input_dim = d->dim;
     o->model.n_classes = d->n_classes;
     o->model.beta_trainable = !o->fixed_beta;

@@ -148,18 +148,35 @@ int hop_proto_model_prototype_class(const hop_proto_model *model, int j);
 /* Returns the current beta. */
 float hop_proto_model_beta(const hop_proto_model *model, const hop_params *params);
 
+/* What makes a validation epoch better than the best so far, for early stopping. */
+typedef enum hop_proto_stop_metric {
+    HOP_PROTO_STOP_LOSS,     /* a lower mean validation loss */
+    HOP_PROTO_STOP_ACCURACY, /* a higher validation accuracy, or the same and a lower loss */
+} hop_proto_stop_metric;
+
 typedef struct hop_proto_train_config {
     int epochs;         /* maximum epochs */
     int batch_size;     /* samples per Adam step */
     float lr;           /* Adam learning rate */
     float weight_decay; /* L2 decay of Adam (added to the gradient) */
-    int patience;       /* epochs without a better validation accuracy before stopping */
+    int patience;       /* epochs in a row without a better validation epoch before stopping */
+    hop_proto_stop_metric stop_metric;
     uint64_t seed;
     int threads;
 } hop_proto_train_config;
 
-/* Returns 300 epochs, batch 32, lr 0.01, no decay, patience 30, seed 1, one thread. */
+/* Returns 300 epochs, batch 32, lr 0.01, no decay, patience 30 on the validation loss, seed 1,
+ * one thread. */
 hop_proto_train_config hop_proto_train_config_default(void);
+
+/*
+ * Returns whether a validation epoch (accuracy, mean loss) beats the best one so far under
+ * metric. NaN never beats, and any finite epoch beats a NaN best (no epoch yet). The loss is
+ * the default because on a small validation set the accuracy moves in steps of 1 / n and stays
+ * flat for many epochs, so patience on it stops training early.
+ */
+bool hop_proto_validation_better(hop_proto_stop_metric metric, double accuracy, double loss,
+                                 double best_accuracy, double best_loss);
 
 /* A trained prototype model with its parameters. */
 typedef struct hop_proto_fitted {
@@ -172,8 +189,9 @@ typedef struct hop_proto_fitted {
 
 /*
  * Trains a model on scaled training rows x_train with Adam and keeps the parameters of the
- * epoch with the best validation accuracy (ties go to the lower validation loss). Training
- * stops after patience epochs without a better accuracy.
+ * best validation epoch under train->stop_metric (see hop_proto_validation_better). Training
+ * stops after patience epochs in a row without a better one. Without validation rows it runs
+ * all epochs and keeps the last.
  */
 hop_status hop_proto_fit(hop_proto_fitted *out, const hop_proto_config *config,
                          const hop_proto_train_config *train, const float *x_train,
