@@ -15,6 +15,11 @@ void hop_seq_model_defaults(hop_seq_model_config *config)
     config->heads = 2;
     config->head_dim = 16;
     config->pool_output = 32;
+    /*
+     * Without dropout, 2 of 5 folds of 100 bags x 1000 sequences (witness rate 1%) fitted the
+     * training bags through the k-mer table instead of the motif (train loss 0, test AUC 0.5).
+     */
+    config->dropout = 0.2f;
 }
 
 static hop_status check_config(const hop_seq_model_config *c, hop_error *err)

@@ -1,6 +1,7 @@
 /*
- * hop mil: cross-validated MIL training on a bag file or on bags of sequences, the digit-bag
- * demo, the repertoire-like sequence generator, and final models with checkpoints.
+ * hop mil: cross-validated MIL training on a bag file, image-patch bags or bags of sequences,
+ * the digit-bag and Fashion-MNIST demos, the repertoire-like sequence generator, and final models
+ * with checkpoints.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include "hop/data.h"
 #include "hop/metrics.h"
 #include "hop/mil.h"
+#include "mil_images.h"
 #include "report.h"
 
 typedef struct mil_options {
@@ -26,7 +28,12 @@ typedef struct mil_options {
     const char *resume;
     const char *generate;
     const char *motif;
+    const char *images;
+    const char *positive_class;
+    const char *save_attention;
+    const char *fashion_dir;
     bool demo;
+    bool fashion_demo;
     bool quiet;
     bool no_cv;
     int folds;
@@ -40,6 +47,13 @@ typedef struct mil_options {
     int gen_bags;
     int gen_bag_size;
     float witness_rate;
+    int patch;
+    int stride;
+    int attention_bag;
+    int fashion_class;
+    float bag_mean;
+    float bag_std;
+    hop_image_load_options load;
     hop_mil_model_config model;
     hop_seq_model_config seq;
     hop_mil_train_config train;
@@ -65,12 +79,19 @@ static void options_defaults(mil_options *o)
     o->gen_bag_size = gen.bag_size;
     o->witness_rate = (float)gen.witness_rate;
     o->motif = gen.motif;
+    o->patch = 8;
+    o->attention_bag = -1;
+    o->fashion_dir = "/usr/share/datasets/fashion-mnist";
+    o->fashion_class = 9;
+    o->bag_mean = 10.0f;
+    o->bag_std = 2.0f;
     hop_mil_model_defaults(&o->model, 0);
     hop_seq_model_defaults(&o->seq);
+    o->model.dropout = -1.0f; /* unset: each model keeps its own default */
     hop_mil_train_defaults(&o->train);
 }
 
-#define N_MIL_FLAGS 42
+#define N_MIL_FLAGS 56
 
 static void flags_table(mil_options *o, cli_flag *t)
 {
@@ -105,7 +126,7 @@ static void flags_table(mil_options *o, cli_flag *t)
         {"update-steps", CLI_INT, &o->model.update_steps, 0, 100, "steps",
          "extra Hopfield update steps"},
         {"dropout", CLI_FLOAT, &o->model.dropout, 0, 0.99, "probability",
-         "dropout on the association matrix"},
+         "dropout on the association matrix, -1 = 0 for features, 0.2 for sequences"},
         {"input-dropout", CLI_FLOAT, &o->model.input_dropout, 0, 0.99, "probability",
          "dropout on instance features (bag dropout)"},
         {"kmer", CLI_INT, &o->seq.kmer, 1, HOP_SEQ_MAX_KMER, "residues",
@@ -143,6 +164,31 @@ static void flags_table(mil_options *o, cli_flag *t)
         {"demo-train-bags", CLI_INT, &o->demo_train_bags, 4, 1e6, "bags", "demo training bags"},
         {"demo-test-bags", CLI_INT, &o->demo_test_bags, 2, 1e6, "bags", "demo test bags"},
         {"quiet", CLI_BOOL, &o->quiet, 0, 0, "", "no progress lines on stderr"},
+        {"images", CLI_STRING, &o->images, 0, 0, "folder",
+         "image bags: one subfolder per class, each image a bag of patches"},
+        {"patch", CLI_INT, &o->patch, 1, 65536, "px", "images: patch side"},
+        {"stride", CLI_INT, &o->stride, 0, 65536, "px", "images: step between patches, 0 = patch"},
+        {"channels", CLI_INT, &o->load.channels, 0, 4, "channels",
+         "images: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, 0 = as the first image"},
+        {"resize-w", CLI_INT, &o->load.resize_width, 0, 65536, "px",
+         "images: resize width, 0 = keep (give both or neither)"},
+        {"resize-h", CLI_INT, &o->load.resize_height, 0, 65536, "px",
+         "images: resize height, 0 = keep"},
+        {"positive-class", CLI_STRING, &o->positive_class, 0, 0, "name",
+         "images: class folder of the positive bags (default: the second of two)"},
+        {"save-attention", CLI_STRING, &o->save_attention, 0, 0, "file.png",
+         "images: train a final model on all bags and draw its pooling weights over one image"},
+        {"attention-bag", CLI_INT, &o->attention_bag, -1, 1e9, "bag",
+         "images: 0-based bag (image) index to draw, -1 = the first positive bag"},
+        {"fashion-demo", CLI_BOOL, &o->fashion_demo, 0, 0, "",
+         "train and test on Fashion-MNIST bags (package dataset-fashion-mnist)"},
+        {"fashion-dir", CLI_STRING, &o->fashion_dir, 0, 0, "folder",
+         "Fashion-MNIST IDX files (train-*, t10k-*, .gz or not)"},
+        {"fashion-class", CLI_INT, &o->fashion_class, 0, 9, "class",
+         "Fashion-MNIST class that makes a bag positive (9 = ankle boot)"},
+        {"bag-mean", CLI_FLOAT, &o->bag_mean, 1, 1e6, "images", "Fashion-MNIST: mean bag size"},
+        {"bag-std", CLI_FLOAT, &o->bag_std, 0, 1e6, "images",
+         "Fashion-MNIST: standard deviation of the bag size"},
     };
     memcpy(t, flags, sizeof flags);
 }
@@ -152,6 +198,8 @@ static void print_help(const cli_flag *flags)
     printf("usage: hop mil --data FILE [FLAGS]\n"
            "       hop mil --sequences FILE.tsv [FLAGS]\n"
            "       hop mil --demo [FLAGS]\n"
+           "       hop mil --images FOLDER [--patch PX] [--save-attention FILE.png] [FLAGS]\n"
+           "       hop mil --fashion-demo [--fashion-class C] [FLAGS]\n"
            "       hop mil --generate-sequences OUT.tsv [--bags N] [--bag-size N]\n"
            "               [--witness-rate R] [--motif RESIDUES] [--seed S]\n"
            "       hop mil --data FILE | --sequences FILE --resume CHECKPOINT [FLAGS]\n"
@@ -170,6 +218,15 @@ static void print_help(const cli_flag *flags)
            "and RNG state; --resume continues from it with the checkpoint's settings and gives\n"
            "the same weights as an uninterrupted run with the same --threads (bit for bit with\n"
            "--threads 1).\n"
+           "\n"
+           "With --images each image of FOLDER (one subfolder per class) is a bag whose\n"
+           "instances are its --patch x --patch patches, --stride apart. --save-attention\n"
+           "trains a final model on all bags after cross-validation and draws its pooling\n"
+           "weights (mean over heads) over the image of --attention-bag.\n"
+           "\n"
+           "--fashion-demo builds bags of Fashion-MNIST images (positive when a bag contains\n"
+           "--fashion-class): train bags from the 60000 training images, test bags from the\n"
+           "10000 test images, --demo-train-bags and --demo-test-bags of them.\n"
            "\nFlags:\n");
     cli_print_flags(stdout, flags, N_MIL_FLAGS);
 }
@@ -247,7 +304,26 @@ static hop_status train_final(const mil_options *o, hop_mil_trainer *t, hop_erro
     return status;
 }
 
-static hop_status final_features(const mil_options *o, const hop_mil_dataset *ds, hop_error *err)
+/* Draws the final model's attention over one image for --save-attention. */
+static hop_status draw_attention(const mil_options *o, hop_mil_trainer *t,
+                                 const hop_image_bags *images, hop_error *err)
+{
+    int bag = 0, max_patch = 0;
+    hop_status status = mil_images_attention(t, images, &o->load, o->attention_bag,
+                                             o->save_attention, &bag, &max_patch, err);
+    if (status != HOP_OK)
+        return status;
+    const hop_patch_grid *grid = &images->grids[bag];
+    printf("attention of bag %d (%s, label %d): largest weight on patch %d (row %d, column %d), "
+           "saved to %s\n",
+           bag, grid->path, images->bags.labels[bag], max_patch, max_patch / grid->cols,
+           max_patch % grid->cols, o->save_attention);
+    return HOP_OK;
+}
+
+/* Trains the final model on ds; images, when not NULL, are the bags' source for the heatmap. */
+static hop_status final_features(const mil_options *o, const hop_mil_dataset *ds,
+                                 const hop_image_bags *images, hop_error *err)
 {
     hop_mil_model_config mc = o->model;
     mc.input_dim = ds->dim;
@@ -258,6 +334,8 @@ static hop_status final_features(const mil_options *o, const hop_mil_dataset *ds
     status = hop_mil_trainer_attach_features(&t, ds, false, err);
     if (status == HOP_OK)
         status = train_final(o, &t, err);
+    if (status == HOP_OK && images && o->save_attention && hop_mil_trainer_done(&t))
+        status = draw_attention(o, &t, images, err);
     hop_mil_trainer_free(&t);
     return status;
 }
@@ -277,7 +355,37 @@ static hop_status final_sequences(const mil_options *o, const hop_seq_dataset *d
 
 static bool wants_final(const mil_options *o)
 {
-    return o->save_model || o->checkpoint;
+    return o->save_model || o->checkpoint || o->save_attention;
+}
+
+static int count_positive(const hop_mil_dataset *ds)
+{
+    int n = 0;
+    for (int b = 0; b < ds->n_bags; b++)
+        n += ds->labels[b] == 1;
+    return n;
+}
+
+/* Loads --images as patch bags, or --data as a bag file. */
+static hop_status load_features(const mil_options *o, hop_mil_dataset *ds, hop_image_bags *images,
+                                hop_error *err)
+{
+    memset(images, 0, sizeof *images);
+    if (!o->images)
+        return hop_mil_load(o->data, ds, err);
+    hop_image_bag_options options = {.patch = o->patch,
+                                     .stride = o->stride,
+                                     .load = o->load,
+                                     .positive_class = o->positive_class};
+    hop_status status = mil_images_load(o->images, &options, images, err);
+    if (status != HOP_OK)
+        return status;
+    *ds = images->bags;
+    if (!o->quiet)
+        fprintf(stderr, "%s: %d image bags (%d positive, class \"%s\"), %d patches of %d values\n",
+                o->images, ds->n_bags, count_positive(ds),
+                images->class_names[images->positive_class], ds->n_instances, ds->dim);
+    return HOP_OK;
 }
 
 static int run_cross_validation(mil_options *o)
@@ -285,8 +393,10 @@ static int run_cross_validation(mil_options *o)
     hop_error err;
     hop_error_clear(&err);
     hop_mil_dataset ds;
-    if (hop_mil_load(o->data, &ds, &err) != HOP_OK)
+    hop_image_bags images;
+    if (load_features(o, &ds, &images, &err) != HOP_OK)
         return fail(&err);
+    const char *name = o->images ? o->images : o->data;
 
     o->model.input_dim = ds.dim;
     int n = o->folds * o->repeats;
@@ -298,13 +408,17 @@ static int run_cross_validation(mil_options *o)
         status = 0;
     else if (hop_mil_cross_validate(&ds, &o->model, &o->train, o->folds, o->repeats, progress_line,
                                     o, results, &err) == HOP_OK)
-        status = report_folds(o->data, o->folds, o->repeats, results, o->report, &err);
-    if (status == 0 && wants_final(o) && final_features(o, &ds, &err) != HOP_OK)
+        status = report_folds(name, o->folds, o->repeats, results, o->report, &err);
+    if (status == 0 && wants_final(o) &&
+        final_features(o, &ds, o->images ? &images : NULL, &err) != HOP_OK)
         status = 1;
     if (status != 0)
         fail(&err);
     free(results);
-    hop_mil_free(&ds);
+    if (o->images)
+        hop_image_bags_free(&images);
+    else
+        hop_mil_free(&ds);
     return status;
 }
 
@@ -382,7 +496,10 @@ static void sequence_model_flags(mil_options *o)
     o->seq.pool_output = o->model.pool_output;
     o->seq.beta = o->model.beta;
     o->seq.update_steps = o->model.update_steps;
-    o->seq.dropout = o->model.dropout;
+    if (o->model.dropout >= 0.0f)
+        o->seq.dropout = o->model.dropout;
+    else
+        o->model.dropout = 0.0f;
 }
 
 static int run_sequences(mil_options *o)
@@ -513,15 +630,34 @@ static hop_status demo_bags(const mil_options *o, hop_digits *digits, hop_mil_da
     return status;
 }
 
+static hop_status fashion_bags(const mil_options *o, hop_mil_dataset *train, hop_mil_dataset *test,
+                               hop_error *err)
+{
+    mil_fashion_options options = {.dir = o->fashion_dir,
+                                   .target_class = o->fashion_class,
+                                   .n_train_bags = o->demo_train_bags,
+                                   .n_test_bags = o->demo_test_bags,
+                                   .mean_size = o->bag_mean,
+                                   .std_size = o->bag_std,
+                                   .seed = o->train.seed};
+    return mil_fashion_bags(&options, train, test, err);
+}
+
 static hop_status demo_report(const mil_options *o, double auc, double accuracy, int n_train,
                               int n_test, hop_error *err)
 {
-    printf("digit bags (target digit 9): %d train bags, %d test bags\n", n_train, n_test);
+    if (o->fashion_demo)
+        printf("Fashion-MNIST bags (target class %d, %s): %d train bags, %d test bags\n",
+               o->fashion_class, mil_fashion_classes[o->fashion_class], n_train, n_test);
+    else
+        printf("digit bags (target digit 9): %d train bags, %d test bags\n", n_train, n_test);
     printf("test AUC %.4f, test accuracy %.4f\n", auc, accuracy);
     if (!o->report)
         return HOP_OK;
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "dataset", "digit-bags");
+    cJSON_AddStringToObject(root, "dataset", o->fashion_demo ? "fashion-mnist-bags" : "digit-bags");
+    if (o->fashion_demo)
+        cJSON_AddNumberToObject(root, "target_class", o->fashion_class);
     cJSON_AddNumberToObject(root, "train_bags", n_train);
     cJSON_AddNumberToObject(root, "test_bags", n_test);
     cJSON_AddNumberToObject(root, "test_auc", auc);
@@ -540,7 +676,8 @@ static int run_demo(mil_options *o)
     float *scores = NULL;
     double loss = 0.0, auc = 0.0, accuracy = 0.0;
 
-    hop_status status = demo_bags(o, &digits, &train, &test, &err);
+    hop_status status = o->fashion_demo ? fashion_bags(o, &train, &test, &err)
+                                        : demo_bags(o, &digits, &train, &test, &err);
     if (status == HOP_OK && !(scores = malloc((size_t)test.n_bags * sizeof *scores)))
         status = hop_error_set(&err, HOP_ERR_NOMEM, "out of memory for scores");
     if (status == HOP_OK)
@@ -561,7 +698,13 @@ static int run_demo(mil_options *o)
 
 static int check_modes(const mil_options *o)
 {
-    int sources = (o->demo ? 1 : 0) + (o->data ? 1 : 0) + (o->sequences ? 1 : 0);
+    int sources = (o->demo ? 1 : 0) + (o->data ? 1 : 0) + (o->sequences ? 1 : 0) +
+                  (o->images ? 1 : 0) + (o->fashion_demo ? 1 : 0);
+    if (sources != 1 && (o->images || o->fashion_demo)) {
+        fprintf(stderr, "hop mil: give one of --data FILE, --demo, --fashion-demo, --images "
+                        "FOLDER or --sequences FILE; see 'hop mil --help'\n");
+        return 2;
+    }
     if (sources != 1) {
         fprintf(stderr, "hop mil: give either --data FILE or --demo, or --sequences FILE; see "
                         "'hop mil --help'\n");
@@ -570,6 +713,21 @@ static int check_modes(const mil_options *o)
     if (o->demo && (wants_final(o) || o->resume || o->no_cv)) {
         fprintf(stderr, "hop mil: --save-model, --checkpoint, --resume and --no-cv need --data "
                         "or --sequences, not --demo\n");
+        return 2;
+    }
+    if (o->fashion_demo && (wants_final(o) || o->resume || o->no_cv)) {
+        fprintf(stderr, "hop mil: --save-model, --checkpoint, --save-attention, --resume and "
+                        "--no-cv do not apply to --fashion-demo\n");
+        return 2;
+    }
+    if (o->save_attention && !o->images) {
+        fprintf(stderr, "hop mil: --save-attention draws image patches; it needs --images "
+                        "FOLDER\n");
+        return 2;
+    }
+    if (o->images && o->resume) {
+        fprintf(stderr, "hop mil: --resume continues --data or --sequences runs, not "
+                        "--images\n");
         return 2;
     }
     if (o->no_cv && !wants_final(o)) {
@@ -610,7 +768,7 @@ int cmd_mil(int argc, char **argv)
     sequence_model_flags(&o);
     if (o.resume)
         return run_resume(&o);
-    if (o.demo)
+    if (o.demo || o.fashion_demo)
         return run_demo(&o);
     if (o.sequences)
         return run_sequences(&o);

@@ -144,7 +144,7 @@ typedef struct hop_seq_model {
     hop_linear output;
 } hop_seq_model;
 
-/* k-mer 3, embedding 32, one dense layer of 32, 2 heads of 16, pool output 32. */
+/* k-mer 3, embedding 32, one dense layer of 32, 2 heads of 16, pool output 32, dropout 0.2. */
 void hop_seq_model_defaults(hop_seq_model_config *config);
 
 hop_status hop_seq_model_init(hop_seq_model *model, const hop_seq_model_config *config,
