@@ -6,7 +6,7 @@
 #include "hop/params.h"
 #include "internal.h"
 
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN     16
 #define ARENA_MIN_BLOCK ((size_t)1 << 20)
 
 typedef struct arena_block {
@@ -164,8 +164,8 @@ void *hop_graph_alloc(hop_graph *g, size_t size)
         arena_block *fresh = block_new(block_size);
         if (!fresh) {
             graph_error(g, HOP_ERR_NOMEM,
-                          "graph arena: out of memory allocating %zu bytes (%zu in use)", size,
-                          g->bytes_used);
+                        "graph arena: out of memory allocating %zu bytes (%zu in use)", size,
+                        g->bytes_used);
             return NULL;
         }
         fresh->next = g->blocks;
@@ -214,8 +214,7 @@ hop_status hop_op_fail(hop_graph *g, const hop_node *n, hop_status status, const
 static hop_node *leaf_new(hop_graph *g, int ndim, const int *shape)
 {
     if (ndim < 1 || ndim > HOP_MAX_DIMS) {
-        graph_error(g, HOP_ERR_SHAPE, "leaf: %d dimensions, 1 to %d allowed", ndim,
-                      HOP_MAX_DIMS);
+        graph_error(g, HOP_ERR_SHAPE, "leaf: %d dimensions, 1 to %d allowed", ndim, HOP_MAX_DIMS);
         return NULL;
     }
     for (int i = 0; i < ndim; i++) {
@@ -267,8 +266,8 @@ hop_node *hop_constant(hop_graph *g, int ndim, const int *shape, const float *da
 hop_node *hop_param(hop_graph *g, hop_params *params, int id)
 {
     if (id < 0 || id >= params->count) {
-        graph_error(g, HOP_ERR_ARG, "param: no parameter with id %d (store has %d)",
-                      id, params->count);
+        graph_error(g, HOP_ERR_ARG, "param: no parameter with id %d (store has %d)", id,
+                    params->count);
         return NULL;
     }
     const hop_param_info *p = &params->info[id];
@@ -327,9 +326,8 @@ hop_status hop_backward(hop_graph *g, hop_node *loss)
         return graph_error(g, HOP_ERR_ARG, "backward: loss node is NULL");
     if (hop_node_numel(loss) != 1) {
         char shape[64];
-        return graph_error(g, HOP_ERR_SHAPE,
-                             "backward: loss must have one element, has shape %s",
-                             hop_node_shape(loss, shape, sizeof shape));
+        return graph_error(g, HOP_ERR_SHAPE, "backward: loss must have one element, has shape %s",
+                           hop_node_shape(loss, shape, sizeof shape));
     }
     if (!(loss->flags & HOP_NODE_REQUIRES_GRAD))
         return HOP_OK;

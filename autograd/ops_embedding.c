@@ -88,8 +88,7 @@ hop_node *hop_embedding(hop_graph *g, hop_node *weight, const int *indices, int 
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1) {
-            hop_error_set(err, HOP_ERR_SHAPE, "embedding: index extent %d on axis %d", shape[i],
-                          i);
+            hop_error_set(err, HOP_ERR_SHAPE, "embedding: index extent %d on axis %d", shape[i], i);
             return NULL;
         }
         count *= (size_t)shape[i];

@@ -6,11 +6,11 @@
 
 /* Matrix geometry of one matmul node, derived from its inputs and flags. */
 typedef struct mm_shape {
-    int m, k, n;         /* op(A) is (m, k), op(B) is (k, n) */
-    int batch_ndim;      /* leading axes of the output */
+    int m, k, n;    /* op(A) is (m, k), op(B) is (k, n) */
+    int batch_ndim; /* leading axes of the output */
     int batch[HOP_MAX_DIMS];
     size_t batch_count;
-    int b_shared;        /* B has no batch extent above 1: one matrix for every batch */
+    int b_shared; /* B has no batch extent above 1: one matrix for every batch */
 } mm_shape;
 
 static int rows(const hop_node *t)
@@ -65,8 +65,7 @@ static hop_status matmul_infer(hop_graph *g, hop_node *n)
     int ta = n->iargs[0], tb = n->iargs[1];
     int ka = ta ? rows(a) : cols(a), kb = tb ? cols(b) : rows(b);
     if (ka != kb)
-        return hop_op_fail(g, n, HOP_ERR_SHAPE,
-                           "inner extents differ: %s%s times %s%s (%d vs %d)",
+        return hop_op_fail(g, n, HOP_ERR_SHAPE, "inner extents differ: %s%s times %s%s (%d vs %d)",
                            hop_node_shape(a, sa, sizeof sa), ta ? "^T" : "",
                            hop_node_shape(b, sb, sizeof sb), tb ? "^T" : "", ka, kb);
 
@@ -88,8 +87,8 @@ static hop_status matmul_infer(hop_graph *g, hop_node *n)
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
                  int ldb, float beta, float *c)
 {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
-                n, k, 1.0f, a, lda, b, ldb, beta, c, n);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, 1.0f, a, lda, b, ldb, beta, c, n);
 }
 
 /*
@@ -106,8 +105,8 @@ static hop_status matmul_forward(hop_graph *g, hop_node *n)
     size_t a_batches = hop_extent_product(a->value.shape, 0, a->value.ndim - 2);
 
     if (s.b_shared && !ta && a_batches == s.batch_count) {
-        gemm(0, tb, (int)(s.batch_count * (size_t)s.m), s.n, s.k, a->value.data, lda,
-             b->value.data, ldb, 0.0f, n->value.data);
+        gemm(0, tb, (int)(s.batch_count * (size_t)s.m), s.n, s.k, a->value.data, lda, b->value.data,
+             ldb, 0.0f, n->value.data);
         return HOP_OK;
     }
     for (size_t i = 0; i < s.batch_count; i++) {

@@ -87,7 +87,7 @@ int hop_csv_next(hop_csv_reader *reader, hop_error *err)
         if (end > begin && end[-1] == '\r')
             end--;
 
-        if (memchr(begin, '\0', (size_t)(end - begin))) {
+        if (end > begin && memchr(begin, '\0', (size_t)(end - begin))) {
             hop_error_set(err, HOP_ERR_PARSE,
                           "%s:%ld: line contains a NUL byte; the input must be a text file",
                           reader->source, reader->line);

@@ -181,7 +181,7 @@ static hop_status run(hop_digits *digits, uint64_t seed, hop_error *err)
         printf("%zu parameters in %d tensors\n", hop_params_numel(&params, true), params.count);
 
     for (int epoch = 0; status == HOP_OK && epoch < EPOCHS; epoch++) {
-        double loss, accuracy;
+        double loss = 0.0, accuracy = 0.0;
         /* Warm-up epoch 0 has lr 0 by the schedule's definition; start at epoch 1. */
         opt.lr = hop_lr_schedule_at(&schedule, epoch + 1);
         status = train_epoch(g, &params, &mlp, &opt, &train, &rng, &loss, err);

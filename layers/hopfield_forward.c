@@ -704,7 +704,7 @@ hop_node *hop_hopfield_forward_inputs(hop_graph *g, hop_params *params, const ho
 {
     if (!in || !in->stored || !in->state || !in->projection)
         return NULL;
-    run_sizes sizes;
+    run_sizes sizes = {0};
     if (check_patterns(g, layer, in, &sizes) != HOP_OK || check_masks(g, in, &sizes) != HOP_OK)
         return NULL;
 

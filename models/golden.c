@@ -279,7 +279,7 @@ static hop_status parse_update_steps(parser *p, char *cursor)
         return parse_fail(p, HOP_ERR_NOMEM, "out of memory");
 
     for (char *word; (word = take_word(&cursor));) {
-        int steps;
+        int steps = 0;
         if (parse_int(p, word, "update step count", &steps) != HOP_OK)
             return p->err->status;
         if (steps < 0)
@@ -404,7 +404,7 @@ static hop_status parse_values(parser *p, hop_golden_tensor *t)
 
 static hop_status parse_tensor(parser *p, char *cursor)
 {
-    hop_golden_tensor *t;
+    hop_golden_tensor *t = NULL;
     if (add_tensor(p, &t) != HOP_OK || parse_kind_and_name(p, &cursor, t) != HOP_OK ||
         parse_shape(p, cursor, t) != HOP_OK)
         return p->err->status;
@@ -413,7 +413,7 @@ static hop_status parse_tensor(parser *p, char *cursor)
 
 static hop_status parse_none(parser *p, char *cursor)
 {
-    hop_golden_tensor *t;
+    hop_golden_tensor *t = NULL;
     if (add_tensor(p, &t) != HOP_OK || parse_kind_and_name(p, &cursor, t) != HOP_OK)
         return p->err->status;
     if (!rest_is_empty(cursor))
@@ -547,8 +547,8 @@ static hop_status read_all(const char *path, char **text, size_t *length, hop_er
 hop_status hop_golden_load(const char *path, hop_golden_file *file, hop_error *err)
 {
     memset(file, 0, sizeof *file);
-    char *text;
-    size_t length;
+    char *text = NULL;
+    size_t length = 0;
     hop_status status = read_all(path, &text, &length, err);
     if (status != HOP_OK)
         return status;

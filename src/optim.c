@@ -64,8 +64,7 @@ void hop_adamw_free(hop_adamw *opt)
 
 /* Follows torch.optim's formula: x -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps). */
 static void adamw_update(const hop_adamw *opt, float *restrict x, const float *restrict grad,
-                         float *restrict m, float *restrict v, size_t n, double bias1,
-                         double bias2)
+                         float *restrict m, float *restrict v, size_t n, double bias1, double bias2)
 {
     const float beta1 = opt->beta1, beta2 = opt->beta2, eps = opt->eps;
     const float step_size = (float)(opt->lr / bias1);

@@ -146,7 +146,7 @@ static hop_status check_new(const hop_params *params, const char *name, int ndim
 hop_status hop_params_add(hop_params *params, const char *name, int ndim, const int *shape,
                           hop_init init, float arg, hop_rng *rng, int *id, hop_error *err)
 {
-    size_t numel;
+    size_t numel = 0;
     hop_status status = check_new(params, name, ndim, shape, init, rng, &numel, err);
     if (status != HOP_OK)
         return status;

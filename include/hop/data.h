@@ -201,19 +201,19 @@ hop_status hop_digit_bags_make(const hop_digits *digits, const int *pool, int po
  * accepted; blank lines are allowed only at the end.
  */
 
-#define HOP_AMINO_ACIDS "ACDEFGHIKLMNPQRSTVWY"
+#define HOP_AMINO_ACIDS      "ACDEFGHIKLMNPQRSTVWY"
 #define HOP_AMINO_ACID_COUNT 20
 
 typedef struct hop_seq_dataset {
     int n_bags;
     int n_seqs;
-    int *bag_start;   /* n_bags + 1 offsets: bag b is sequences bag_start[b] to bag_start[b+1]-1 */
-    int *labels;      /* n_bags labels, 0 or 1 */
-    char **bag_names; /* n_bags bag ids */
+    int *bag_start;    /* n_bags + 1 offsets: bag b is sequences bag_start[b] to bag_start[b+1]-1 */
+    int *labels;       /* n_bags labels, 0 or 1 */
+    char **bag_names;  /* n_bags bag ids */
     size_t *seq_start; /* n_seqs + 1 offsets into residues */
-    char *residues;   /* all sequences back to back, without terminators */
-    int *witness;     /* n_seqs 0/1 witness flags, or NULL when the input has none */
-    char *source;     /* file or dataset name used in messages */
+    char *residues;    /* all sequences back to back, without terminators */
+    int *witness;      /* n_seqs 0/1 witness flags, or NULL when the input has none */
+    char *source;      /* file or dataset name used in messages */
 } hop_seq_dataset;
 
 /*
@@ -249,11 +249,11 @@ hop_status hop_seq_format(const hop_seq_dataset *dataset, char **text, size_t *l
 
 /* Settings of the repertoire-like bag generator. */
 typedef struct hop_seq_generator {
-    int n_bags;          /* half of them positive (rounded down), in shuffled order */
-    int bag_size;        /* sequences per bag */
-    double length_mean;  /* sequence lengths are round(N(mean, std^2)), clamped to [min, max] */
+    int n_bags;         /* half of them positive (rounded down), in shuffled order */
+    int bag_size;       /* sequences per bag */
+    double length_mean; /* sequence lengths are round(N(mean, std^2)), clamped to [min, max] */
     double length_std;
-    int length_min;      /* at least the motif length */
+    int length_min; /* at least the motif length */
     int length_max;
     const char *motif;   /* amino acids implanted into witness sequences */
     double witness_rate; /* fraction of a positive bag's sequences that carry the motif */

@@ -87,7 +87,7 @@ typedef enum hop_op_id {
 } hop_op_id;
 
 #define HOP_NODE_REQUIRES_GRAD 0x1u /* a gradient is needed for this node */
-#define HOP_NODE_PARAM 0x2u         /* value and gradient belong to a hop_params store */
+#define HOP_NODE_PARAM         0x2u /* value and gradient belong to a hop_params store */
 
 typedef struct hop_node hop_node;
 struct hop_node {
@@ -146,7 +146,7 @@ hop_node *hop_add(hop_graph *g, hop_node *a, hop_node *b); /* a + b */
 hop_node *hop_sub(hop_graph *g, hop_node *a, hop_node *b); /* a - b */
 hop_node *hop_mul(hop_graph *g, hop_node *a, hop_node *b); /* a * b, elementwise */
 hop_node *hop_div(hop_graph *g, hop_node *a, hop_node *b); /* a / b, elementwise */
-hop_node *hop_scale(hop_graph *g, hop_node *a, float s);    /* s * a */
+hop_node *hop_scale(hop_graph *g, hop_node *a, float s);   /* s * a */
 hop_node *hop_exp(hop_graph *g, hop_node *a);
 hop_node *hop_log(hop_graph *g, hop_node *a);
 hop_node *hop_relu(hop_graph *g, hop_node *a);    /* max(a, 0) */
