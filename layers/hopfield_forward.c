@@ -267,6 +267,12 @@ static hop_node *split_heads(hop_graph *g, hop_node *x, int heads, int width)
         return NULL;
     int shape[4] = {x->value.shape[0], x->value.shape[1], heads, width};
     static const int perm[4] = {0, 2, 1, 3};
+
+    /* Swapping an axis of extent 1 moves no data, so a view serves. */
+    if (heads == 1 || shape[1] == 1) {
+        int swapped[4] = {shape[0], shape[2], shape[1], shape[3]};
+        return hop_reshape(g, x, 4, swapped);
+    }
     return hop_permute(g, hop_reshape(g, x, 4, shape), perm);
 }
 
@@ -277,6 +283,8 @@ static hop_node *merge_heads(hop_graph *g, hop_node *x)
         return NULL;
     static const int perm[4] = {0, 2, 1, 3};
     int shape[3] = {x->value.shape[0], x->value.shape[2], x->value.shape[1] * x->value.shape[3]};
+    if (x->value.shape[1] == 1 || x->value.shape[2] == 1)
+        return hop_reshape(g, x, 3, shape);
     return hop_reshape(g, hop_permute(g, x, perm), 3, shape);
 }
 
