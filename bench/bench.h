@@ -33,6 +33,21 @@ void bench_add_environment(cJSON *json, int threads);
 /* Prints json on one line to stdout and frees it; returns 0, or 1 when printing failed. */
 int bench_print(cJSON *json);
 
+/* Largest array, in elements, that a benchmark allocates: the BLAS and the bag offsets index
+ * with int. */
+#define BENCH_MAX_ELEMENTS 2147483647LL
+
+/* One factor of an array size: the flag that sets it and its value. */
+typedef struct bench_factor {
+    const char *flag;
+    long long value;
+} bench_factor;
+
+/* Returns 0 when the product of the n factors is at most BENCH_MAX_ELEMENTS. Otherwise prints
+ * "hop bench COMMAND:" with each flag, its value, the product and what it counts (for example
+ * "instances"), and returns 2. */
+int bench_check_size(const char *command, const bench_factor *factors, int n, const char *what);
+
 int bench_sgemm(int argc, char **argv);
 int bench_retrieval(int argc, char **argv);
 int bench_mil(int argc, char **argv);

@@ -423,6 +423,17 @@ static int run(const mil_options *o)
     return rc;
 }
 
+/* The bag offsets are int and the features one array, so both must stay within int range. */
+static int check_sizes(const mil_options *o)
+{
+    bench_factor instances[2] = {{"--bags", o->bags}, {"--max-inst", o->max_inst}};
+    bench_factor features[3] = {
+        {"--bags", o->bags}, {"--max-inst", o->max_inst}, {"--d-in", o->d_in}};
+    if (bench_check_size("mil", instances, 2, "instances") != 0)
+        return 2;
+    return bench_check_size("mil", features, 3, "features");
+}
+
 int bench_mil(int argc, char **argv)
 {
     mil_options o = {.threads = 1,
@@ -478,5 +489,7 @@ int bench_mil(int argc, char **argv)
                 o.max_inst);
         return 2;
     }
+    if (check_sizes(&o) != 0)
+        return 2;
     return run(&o);
 }

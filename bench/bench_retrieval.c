@@ -162,6 +162,16 @@ static int run(const retrieval_options *o, bool backward)
     return bench_print(json);
 }
 
+/* The stored patterns and the (B, N) scores of the sgemm reference are single arrays. */
+static int check_sizes(const retrieval_options *o)
+{
+    bench_factor stored[2] = {{"--n", o->n}, {"--d", o->d}};
+    bench_factor scores[2] = {{"--queries", o->queries}, {"--n", o->n}};
+    if (bench_check_size("retrieval", stored, 2, "pattern elements") != 0)
+        return 2;
+    return bench_check_size("retrieval", scores, 2, "score elements");
+}
+
 int bench_retrieval(int argc, char **argv)
 {
     retrieval_options o = {.n = 10000,
@@ -204,5 +214,7 @@ int bench_retrieval(int argc, char **argv)
         fprintf(stderr, "hop bench retrieval: --pass '%s' is invalid; use fwd or fwdbwd\n", o.pass);
         return 2;
     }
+    if (check_sizes(&o) != 0)
+        return 2;
     return run(&o, backward);
 }

@@ -31,6 +31,13 @@ int bench_sgemm(int argc, char **argv)
         return 0;
     }
 
+    bench_factor a[2] = {{"--m", m}, {"--k", k}}, b[2] = {{"--k", k}, {"--n", n}};
+    bench_factor c[2] = {{"--m", m}, {"--n", n}};
+    if (bench_check_size("sgemm", a, 2, "elements of A") != 0 ||
+        bench_check_size("sgemm", b, 2, "elements of B") != 0 ||
+        bench_check_size("sgemm", c, 2, "elements of C") != 0)
+        return 2;
+
     hop_blas_set_threads(threads);
     double gflops = bench_sgemm_gflops(m, n, k, 0, transpose_b, repeats);
     if (gflops < 0) {

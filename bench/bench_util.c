@@ -16,6 +16,22 @@ double bench_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+int bench_check_size(const char *command, const bench_factor *factors, int n, const char *what)
+{
+    double product = 1.0;
+    for (int i = 0; i < n; i++)
+        product *= (double)factors[i].value;
+    if (product <= (double)BENCH_MAX_ELEMENTS)
+        return 0;
+
+    fprintf(stderr, "hop bench %s: ", command);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s %lld", i ? " x " : "", factors[i].flag, factors[i].value);
+    fprintf(stderr, " = %.4g %s, above the limit of %lld; lower one of these flags\n", product,
+            what, BENCH_MAX_ELEMENTS);
+    return 2;
+}
+
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -128,8 +144,11 @@ void bench_add_environment(cJSON *json, int threads)
     cJSON_AddStringToObject(json, "cpu", model);
     cJSON_AddStringToObject(json, "hop", HOP_VERSION_STRING);
     cJSON_AddStringToObject(json, "blas_provider", hop_blas_provider());
-    cJSON_AddStringToObject(json, "blas", hop_blas_name());
-    cJSON_AddStringToObject(json, "blas_version", hop_blas_version());
+    char blas_name[64], blas_version[64];
+    hop_blas_name_copy(blas_name, sizeof blas_name);
+    hop_blas_version_copy(blas_version, sizeof blas_version);
+    cJSON_AddStringToObject(json, "blas", blas_name);
+    cJSON_AddStringToObject(json, "blas_version", blas_version);
     cJSON_AddNumberToObject(json, "threads", threads);
 }
 

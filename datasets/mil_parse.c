@@ -265,11 +265,55 @@ static hop_status read_features(mil_parser *parser, hop_error *err)
     return HOP_OK;
 }
 
+/*
+ * Both formats have numbers from the third field on. A header row has none there, and its
+ * first field is a name, where the CSV format has the bag label.
+ */
+static int looks_like_header(mil_parser *parser)
+{
+    hop_csv_reader *reader = &parser->reader;
+    if (reader->n_fields < 3 || hop_csv_is_number(reader, &reader->fields[0]))
+        return 0;
+    for (int j = 2; j < reader->n_fields; j++)
+        if (reader->fields[j].length == 0 || hop_csv_is_number(reader, &reader->fields[j]))
+            return 0;
+    return 1;
+}
+
+static int line_has_tab(const hop_csv_reader *reader)
+{
+    for (int j = 0; j < reader->n_fields; j++)
+        if (memchr(reader->fields[j].text, '\t', reader->fields[j].length))
+            return 1;
+    return 0;
+}
+
+static hop_status too_few_fields(mil_parser *parser, hop_error *err)
+{
+    const char *hint = line_has_tab(&parser->reader)
+                           ? " The line contains tabs: a tab-separated file of bag_id, bag_label "
+                             "and sequence is sequence data, which hop reads with --sequences."
+                           : "";
+    return hop_error_set(
+        err, HOP_ERR_PARSE,
+        "%s:1: found %d comma-separated field(s), so this does not look like a "
+        "MIL bag file: it needs at least one feature, as bag_label,bag_id,features... "
+        "(CSV) or molecule_name,conformation_name,features...,class (UCI Musk).%s",
+        source_of(parser), parser->n_fields, hint);
+}
+
 /* Picks the format from line 1 and fixes the field count every line must have. */
 static hop_status detect_format(mil_parser *parser, hop_error *err)
 {
     const hop_csv_field *first = &parser->reader.fields[0];
+    char text[EXCERPT_MAX];
 
+    if (looks_like_header(parser))
+        return hop_error_set(err, HOP_ERR_PARSE,
+                             "%s:1: line 1 looks like a header row (column 3 is \"%s\", not a "
+                             "number); remove it, because every line must be an instance",
+                             source_of(parser),
+                             hop_csv_excerpt(&parser->reader.fields[2], text, sizeof text));
     if (first->length == 0)
         return hop_error_set(err, HOP_ERR_PARSE,
                              "%s:1: column 1 is empty; it must be a bag label (0 or 1) for the "
@@ -279,12 +323,7 @@ static hop_status detect_format(mil_parser *parser, hop_error *err)
     parser->n_fields = parser->reader.n_fields;
     parser->dim = parser->n_fields - (parser->musk ? 3 : 2);
     if (parser->dim < 1)
-        return hop_error_set(err, HOP_ERR_PARSE,
-                             "%s:1: found %d fields, but the %s format needs %s and at least one "
-                             "feature",
-                             source_of(parser), parser->n_fields, parser->musk ? "UCI Musk" : "CSV",
-                             parser->musk ? "molecule_name,conformation_name,features...,class"
-                                          : "bag_label,bag_id,features...");
+        return too_few_fields(parser, err);
     return HOP_OK;
 }
 
@@ -349,6 +388,10 @@ hop_status hop_mil_parse(const char *buffer, size_t length, const char *source,
     mil_parser parser;
     memset(&parser, 0, sizeof parser);
     memset(out, 0, sizeof *out);
+    if (length >= 3 && memcmp(buffer, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 byte order mark */
+        buffer += 3;
+        length -= 3;
+    }
     hop_csv_init(&parser.reader, buffer, length, source);
 
     hop_status status = HOP_OK;

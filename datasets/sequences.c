@@ -381,6 +381,31 @@ hop_status hop_seq_validate(const hop_seq_dataset *ds, hop_error *err)
     return HOP_OK;
 }
 
+hop_status hop_seq_check_kmer(const hop_seq_dataset *ds, int kmer, hop_error *err)
+{
+    int short_count = 0, first = -1, bag = 0;
+    for (int i = 0; i < ds->n_seqs; i++) {
+        if (hop_seq_length(ds, i) >= kmer)
+            continue;
+        if (first < 0)
+            first = i;
+        short_count++;
+    }
+    if (first < 0)
+        return HOP_OK;
+
+    while (ds->bag_start[bag + 1] <= first)
+        bag++;
+    int length = hop_seq_length(ds, first);
+    return hop_error_set(err, HOP_ERR_DATA,
+                         "%s: %d of %d sequences have fewer residues than the k-mer length %d, so "
+                         "they give no k-mers; the first is sequence %d (\"%.*s\", %d residues, "
+                         "in bag '%s'). Lower --kmer or remove the short sequences",
+                         ds->source, short_count, ds->n_seqs, kmer, first + 1,
+                         length < 40 ? length : 40, hop_seq_residues(ds, first), length,
+                         ds->bag_names[bag]);
+}
+
 hop_status hop_seq_format(const hop_seq_dataset *ds, char **text, size_t *length, hop_error *err)
 {
     size_t size = 64 + (ds->seq_start ? ds->seq_start[ds->n_seqs] : 0);

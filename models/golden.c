@@ -107,14 +107,37 @@ typedef struct parser {
 static hop_status parse_fail(parser *p, hop_status status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Writes text into out with bytes outside printable ASCII as \\xNN, cut to fit with "...". */
+static void escape_text(const char *text, char *out, size_t size)
+{
+    size_t used = 0;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        char piece[8];
+        if (*c >= 0x20 && *c < 0x7f)
+            snprintf(piece, sizeof piece, "%c", *c);
+        else
+            snprintf(piece, sizeof piece, "\\x%02X", *c);
+        size_t n = strlen(piece);
+        if (used + n + 4 > size) {
+            memcpy(out + used, "...", 4);
+            return;
+        }
+        memcpy(out + used, piece, n);
+        used += n;
+    }
+    out[used] = '\0';
+}
+
+/* Messages quote words of the input, which may be binary or very long, so they are escaped. */
 static hop_status parse_fail(parser *p, hop_status status, const char *format, ...)
 {
-    char message[HOP_ERROR_MESSAGE_MAX];
+    char message[HOP_ERROR_MESSAGE_MAX], escaped[200];
     va_list args;
     va_start(args, format);
     vsnprintf(message, sizeof message, format, args);
     va_end(args);
-    return hop_error_set(p->err, status, "golden line %d: %s", p->line_no, message);
+    escape_text(message, escaped, sizeof escaped);
+    return hop_error_set(p->err, status, "golden line %d: %s", p->line_no, escaped);
 }
 
 /* Copies the next line into p->line; returns 1, or 0 at the end of the text, or -1. */
@@ -488,14 +511,35 @@ static hop_status parse_line(parser *p)
     return parse_case_record(p, key, cursor);
 }
 
+/* Rejects a binary file and the JSON export of the golden cases before the line parser runs. */
+static hop_status check_text(const char *text, size_t length, hop_error *err)
+{
+    const char *nul = memchr(text, '\0', length);
+    if (nul)
+        return hop_error_set(err, HOP_ERR_PARSE,
+                             "byte %zu is NUL, so this is not a text file; expected the golden "
+                             "text format (lines such as 'case NAME', 'class NAME', 'end')",
+                             (size_t)(nul - text) + 1);
+    size_t i = 0;
+    while (i < length && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    if (i < length && (text[i] == '{' || text[i] == '['))
+        return hop_error_set(err, HOP_ERR_PARSE,
+                             "the file is JSON, but hop golden reads the golden text format; use "
+                             "the .txt file of the same name");
+    return HOP_OK;
+}
+
 hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *file, hop_error *err)
 {
     hop_error local;
     if (!err)
         err = &local;
     memset(file, 0, sizeof *file);
+    hop_status status = check_text(text, length, err);
+    if (status != HOP_OK)
+        return status;
     parser p = {.text = text, .length = length, .file = file, .err = err};
-    hop_status status = HOP_OK;
     int got = 0;
     while (status == HOP_OK && (got = next_line(&p)) > 0)
         status = parse_line(&p);
@@ -531,13 +575,15 @@ static hop_status read_all(const char *path, char **text, size_t *length, hop_er
         buf = grown;
         capacity *= 2;
     }
+    int read_errno = ferror(f) ? errno : 0;
     bool failed = ferror(f);
     fclose(f);
     if (!buf)
         return hop_error_set(err, HOP_ERR_NOMEM, "out of memory reading '%s'", path);
     if (failed) {
         free(buf);
-        return hop_error_set(err, HOP_ERR_IO, "failed to read golden file '%s'", path);
+        return hop_error_set(err, HOP_ERR_IO, "failed to read golden file '%s': %s", path,
+                             read_errno ? strerror(read_errno) : "read error");
     }
     *text = buf;
     *length = used;

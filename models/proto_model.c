@@ -259,6 +259,28 @@ static bool order_by_class(const int *labels, const int *idx, int n, int n_class
     return true;
 }
 
+/* Every fold needs a test sample of each class present, so k may not pass the smallest class. */
+static hop_status check_fold_count(const int *labels, int n, int n_classes, int k, hop_error *err)
+{
+    int *counts = calloc((size_t)n_classes, sizeof *counts);
+    if (!counts)
+        return hop_error_set(err, HOP_ERR_NOMEM, "stratified folds: out of memory");
+    for (int i = 0; i < n; i++)
+        counts[labels[i]]++;
+    int smallest = -1;
+    for (int c = 0; c < n_classes; c++)
+        if (counts[c] > 0 && (smallest < 0 || counts[c] < counts[smallest]))
+            smallest = c;
+    int count = counts[smallest];
+    free(counts);
+    if (k <= count)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "stratified folds: %d folds, but class %d has only %d samples; use at "
+                         "most %d folds",
+                         k, smallest, count, count);
+}
+
 hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, int k, hop_rng *rng,
                                       int *fold_of, hop_error *err)
 {
@@ -267,6 +289,8 @@ hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, i
                              "stratified folds: %d folds are invalid for %d samples; use 2 to %d",
                              k, n, n);
     hop_status status = check_labels(labels, n, n_classes, err);
+    if (status == HOP_OK)
+        status = check_fold_count(labels, n, n_classes, k, err);
     if (status != HOP_OK)
         return status;
     int *idx = malloc((size_t)n * sizeof *idx);
@@ -364,6 +388,22 @@ hop_proto_config hop_proto_config_default(int input_dim, int n_classes)
     return config;
 }
 
+/* The stored patterns are one (quantity, width + 1) array, which the BLAS indexes with int. */
+static hop_status check_size(const hop_proto_config *c, hop_error *err)
+{
+    double width = c->embed_width > 0 ? c->embed_width : c->input_dim;
+    double count = (double)c->prototypes * c->n_classes * (width + 1.0);
+    if (c->embed_width > 0)
+        count += (double)c->input_dim * c->embed_width;
+    if (count <= 2147483647.0)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "prototype model: %d prototypes per class x %d classes of width %.0f "
+                         "give %.3g parameters, above the limit of 2147483647; lower the "
+                         "prototypes per class or the embedding width",
+                         c->prototypes, c->n_classes, width, count);
+}
+
 static hop_status check_config(const hop_proto_config *c, hop_error *err)
 {
     if (c->input_dim < 1 || c->n_classes < 2)
@@ -396,7 +436,7 @@ static hop_status check_config(const hop_proto_config *c, hop_error *err)
                              (double)c->beta);
     if (c->init != HOP_PROTO_INIT_SAMPLES && c->init != HOP_PROTO_INIT_RANDOM)
         return hop_error_set(err, HOP_ERR_ARG, "prototype model: init %d is unknown", (int)c->init);
-    return HOP_OK;
+    return check_size(c, err);
 }
 
 /* The static core: the state [z, 1] meets the stored [y, b] directly, the output is xi T. */
@@ -488,7 +528,7 @@ static void embed_row(const hop_proto_model *model, const hop_params *params, co
     }
 }
 
-/* Picks k training samples of each class in class-major order, cycling through small classes. */
+/* Picks k distinct training samples of each class in class-major order. */
 static hop_status choose_samples(const hop_proto_model *model, const int *labels, int n,
                                  hop_rng *rng, int *chosen, hop_error *err)
 {
@@ -502,14 +542,17 @@ static hop_status choose_samples(const hop_proto_model *model, const int *labels
         for (int i = 0; i < n; i++)
             if (labels[i] == c)
                 members[count++] = i;
-        if (count == 0)
+        if (count < k) {
             status = hop_error_set(err, HOP_ERR_DATA,
-                                   "prototype model: the training samples have no member of "
-                                   "class %d to start its prototypes from",
-                                   c);
+                                   "prototype model: %d prototypes per class start from training "
+                                   "samples, but class %d has only %d training samples; use at "
+                                   "most %d prototypes per class or the random init",
+                                   k, c, count, count);
+            break;
+        }
         hop_rng_shuffle_int(rng, members, (size_t)count);
-        for (int i = 0; i < k && count > 0; i++)
-            chosen[c * k + i] = members[i % count];
+        for (int i = 0; i < k; i++)
+            chosen[c * k + i] = members[i];
     }
     free(members);
     return status;

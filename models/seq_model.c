@@ -164,7 +164,9 @@ hop_status hop_seq_batch_pack(hop_graph *g, const hop_seq_dataset *ds, const int
             }
             int n = kmer_tokens(hop_seq_residues(ds, first + s), hop_seq_length(ds, first + s),
                                 kmer, b->tokens + slot * (size_t)b->max_tokens);
-            b->inv_length[slot] = n > 0 ? 1.0f / (float)n : 1.0f;
+            if (n == 0)
+                return hop_seq_check_kmer(ds, kmer, err);
+            b->inv_length[slot] = 1.0f / (float)n;
         }
         b->targets[i] = (float)ds->labels[bags[i]];
     }

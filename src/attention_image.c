@@ -1,70 +1,16 @@
 /* Attention heatmaps: patch weights drawn over their image and written as PNG. */
 #include "hop/loaders.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <stb_image_write.h>
 
+#include "hop/io.h"
+
 #define MAX_SCALE 64
-
-static hop_status write_error(const char *verb, const char *path, int errnum, hop_error *err)
-{
-    char reason[128] = "unknown error";
-    if (errnum)
-        strerror_r(errnum, reason, sizeof reason);
-    return hop_error_set(err, HOP_ERR_IO, "cannot %s \"%s\": %s; check the folder and free space",
-                         verb, path, reason);
-}
-
-static hop_status write_all(int fd, const unsigned char *data, size_t length, const char *path,
-                            hop_error *err)
-{
-    while (length > 0) {
-        ssize_t n = write(fd, data, length);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return write_error("write", path, errno, err);
-        data += n;
-        length -= (size_t)n;
-    }
-    return HOP_OK;
-}
-
-/* Writes data to a temporary file next to path, syncs it and renames it over path. */
-static hop_status write_atomic(const char *path, const unsigned char *data, size_t length,
-                               hop_error *err)
-{
-    size_t size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *temp = malloc(size);
-    if (!temp)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory writing \"%s\"", path);
-    snprintf(temp, size, "%s.tmp.XXXXXX", path);
-
-    hop_status status = HOP_OK;
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        status = write_error("create a temporary file for", path, errno, err);
-        free(temp);
-        return status;
-    }
-    status = write_all(fd, data, length, temp, err);
-    if (status == HOP_OK && fsync(fd) != 0)
-        status = write_error("sync", temp, errno, err);
-    if (close(fd) != 0 && status == HOP_OK)
-        status = write_error("close", temp, errno, err);
-    if (status == HOP_OK && rename(temp, path) != 0)
-        status = write_error("rename the temporary file to", path, errno, err);
-    if (status != HOP_OK)
-        unlink(temp);
-    free(temp);
-    return status;
-}
 
 typedef struct png_bytes {
     unsigned char *data;
@@ -202,7 +148,7 @@ hop_status hop_attention_png_write(const char *path, const hop_image *image,
         free(png.data);
         return hop_error_set(err, HOP_ERR_NOMEM, "stb_image_write cannot encode \"%s\"", path);
     }
-    status = write_atomic(path, png.data, png.length, err);
+    status = hop_write_file_atomic(path, png.data, png.length, err);
     free(png.data);
     return status;
 }

@@ -213,11 +213,21 @@ static uint64_t get_u64(meta_reader *r, const char *key)
     return (uint64_t)value;
 }
 
+/*
+ * Upper limits of the stored settings: the ranges of the hop mil flags that set them, so a file
+ * loads exactly when hop mil could have written it. Widths may be 0 where no layer uses them.
+ */
+#define MAX_EPOCHS       1000000
+#define MAX_BATCH        100000
+#define MAX_HEADS        256
+#define MAX_WIDTH        65536
+#define MAX_UPDATE_STEPS 100
+
 static void read_train_config(meta_reader *r, hop_mil_train_config *tc, uint64_t *run_seed)
 {
     hop_mil_train_defaults(tc);
-    tc->epochs = get_int(r, "train.epochs", 1, 1e9);
-    tc->batch_size = get_int(r, "train.batch_size", 1, 1e9);
+    tc->epochs = get_int(r, "train.epochs", 1, MAX_EPOCHS);
+    tc->batch_size = get_int(r, "train.batch_size", 1, MAX_BATCH);
     tc->lr = get_float(r, "train.lr");
     tc->lr_decay = get_float(r, "train.lr_decay");
     tc->weight_decay = get_float(r, "train.weight_decay");
@@ -231,12 +241,12 @@ static void read_features_config(meta_reader *r, hop_mil_model_config *c)
     hop_mil_model_defaults(c, 0);
     c->input_dim = get_int(r, "model.input_dim", 1, 1 << 24);
     c->embed_layers = get_int(r, "model.embed_layers", 0, HOP_MIL_MAX_EMBED);
-    c->embed_width = get_int(r, "model.embed_width", 0, 1 << 20);
-    c->heads = get_int(r, "model.heads", 1, 4096);
-    c->head_dim = get_int(r, "model.head_dim", 1, 1 << 20);
-    c->pool_output = get_int(r, "model.pool_output", 1, 1 << 20);
+    c->embed_width = get_int(r, "model.embed_width", 0, MAX_WIDTH);
+    c->heads = get_int(r, "model.heads", 1, MAX_HEADS);
+    c->head_dim = get_int(r, "model.head_dim", 1, MAX_WIDTH);
+    c->pool_output = get_int(r, "model.pool_output", 1, MAX_WIDTH);
     c->beta = get_float(r, "model.beta");
-    c->update_steps = get_int(r, "model.update_steps", 0, 1 << 20);
+    c->update_steps = get_int(r, "model.update_steps", 0, MAX_UPDATE_STEPS);
     c->dropout = get_float(r, "model.dropout");
     c->input_dropout = get_float(r, "model.input_dropout");
 }
@@ -245,14 +255,14 @@ static void read_sequences_config(meta_reader *r, hop_seq_model_config *c)
 {
     hop_seq_model_defaults(c);
     c->kmer = get_int(r, "model.kmer", 1, HOP_SEQ_MAX_KMER);
-    c->embed_dim = get_int(r, "model.embed_dim", 1, 1 << 20);
+    c->embed_dim = get_int(r, "model.embed_dim", 1, MAX_WIDTH);
     c->dense_layers = get_int(r, "model.dense_layers", 0, HOP_MIL_MAX_EMBED);
-    c->dense_width = get_int(r, "model.dense_width", 0, 1 << 20);
-    c->heads = get_int(r, "model.heads", 1, 4096);
-    c->head_dim = get_int(r, "model.head_dim", 1, 1 << 20);
-    c->pool_output = get_int(r, "model.pool_output", 1, 1 << 20);
+    c->dense_width = get_int(r, "model.dense_width", 0, MAX_WIDTH);
+    c->heads = get_int(r, "model.heads", 1, MAX_HEADS);
+    c->head_dim = get_int(r, "model.head_dim", 1, MAX_WIDTH);
+    c->pool_output = get_int(r, "model.pool_output", 1, MAX_WIDTH);
     c->beta = get_float(r, "model.beta");
-    c->update_steps = get_int(r, "model.update_steps", 0, 1 << 20);
+    c->update_steps = get_int(r, "model.update_steps", 0, MAX_UPDATE_STEPS);
     c->dropout = get_float(r, "model.dropout");
 }
 
@@ -306,6 +316,24 @@ static hop_status load_standardizer(hop_mil_trainer *t, const hop_safetensors *s
     return status;
 }
 
+/* AdamW's first moments must be finite and its second moments finite and non-negative. */
+static hop_status check_moments(const hop_mil_trainer *t, const char *source, hop_error *err)
+{
+    for (size_t i = 0; i < t->opt.size; i++) {
+        if (!isfinite(t->opt.m[i]))
+            return hop_error_set(err, HOP_ERR_DATA,
+                                 "%s: tensor 'optimizer.adamw.m' has the invalid value %g at "
+                                 "index %zu; expected a finite number",
+                                 source, (double)t->opt.m[i], i);
+        if (!isfinite(t->opt.v[i]) || t->opt.v[i] < 0.0f)
+            return hop_error_set(err, HOP_ERR_DATA,
+                                 "%s: tensor 'optimizer.adamw.v' has the invalid value %g at "
+                                 "index %zu; expected a finite number >= 0",
+                                 source, (double)t->opt.v[i], i);
+    }
+    return HOP_OK;
+}
+
 static hop_status load_state(hop_mil_trainer *t, const hop_safetensors *st, hop_error *err)
 {
     meta_reader r = {st, HOP_OK, err};
@@ -340,6 +368,8 @@ static hop_status load_state(hop_mil_trainer *t, const hop_safetensors *st, hop_
     if (status == HOP_OK)
         status = hop_safetensors_copy(st, "optimizer.adamw.v", HOP_DTYPE_F32, t->opt.v, t->opt.size,
                                       err);
+    if (status == HOP_OK)
+        status = check_moments(t, st->source, err);
     if (status != HOP_OK) {
         free(order);
         return status;

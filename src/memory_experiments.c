@@ -154,13 +154,14 @@ hop_status hop_memory_onestep(const hop_onestep_options *o, hop_onestep_point *p
                              "one-step needs dim >= 2, patterns >= 2 and trials >= 1, got %d, "
                              "%d, %d",
                              o->dim, o->n_patterns, o->trials);
-    if (!(o->beta > 0.0f) || !(o->radius > 0.0f) || !(o->spread_min > 0.0f) ||
-        !(o->spread_max >= o->spread_min))
+    if (!(o->beta > 0.0f) || !(o->radius > 0.0f))
+        return hop_error_set(err, HOP_ERR_ARG, "one-step needs beta > 0 and radius > 0, got %g, %g",
+                             (double)o->beta, (double)o->radius);
+    if (!(o->spread_min > 0.0f) || !(o->spread_max >= o->spread_min))
         return hop_error_set(err, HOP_ERR_ARG,
-                             "one-step needs beta > 0, radius > 0 and 0 < spread_min <= "
-                             "spread_max, got %g, %g, %g, %g",
-                             (double)o->beta, (double)o->radius, (double)o->spread_min,
-                             (double)o->spread_max);
+                             "one-step needs 0 < spread_min <= spread_max, got spread_min %g and "
+                             "spread_max %g",
+                             (double)o->spread_min, (double)o->spread_max);
 
     float *patterns = malloc((size_t)o->n_patterns * o->dim * sizeof *patterns);
     float *centre = malloc((size_t)o->dim * sizeof *centre);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hop/io.h"
 #include "hop/memory.h"
 
 #define STB_IMAGE_WRITE_STATIC
@@ -135,12 +136,12 @@ static void first_line(const char *path, char *line, size_t size)
 
 /* Runs program with the script as its only argument (no shell), output into log. */
 static hop_status run_gnuplot(const char *program, const char *script, const char *log,
-                              hop_error *err)
+                              const char *png_path, hop_error *err)
 {
     pid_t pid = fork();
     if (pid < 0)
-        return hop_error_set(err, HOP_ERR_IO, "plot: cannot start %s: %s", program,
-                             strerror(errno));
+        return hop_error_set(err, HOP_ERR_IO, "plot: cannot draw %s: cannot start %s: %s", png_path,
+                             program, strerror(errno));
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
@@ -155,36 +156,43 @@ static hop_status run_gnuplot(const char *program, const char *script, const cha
     int raw = 0;
     while (waitpid(pid, &raw, 0) < 0)
         if (errno != EINTR)
-            return hop_error_set(err, HOP_ERR_IO, "plot: waiting for %s failed: %s", program,
-                                 strerror(errno));
+            return hop_error_set(err, HOP_ERR_IO, "plot: cannot draw %s: waiting for %s failed: %s",
+                                 png_path, program, strerror(errno));
     if (WIFEXITED(raw) && WEXITSTATUS(raw) == 127)
         return hop_error_set(err, HOP_ERR_IO,
-                             "plot: %s was not found; install the Debian package gnuplot-nox",
-                             program);
+                             "plot: cannot draw %s: %s was not found; install the Debian package "
+                             "gnuplot-nox",
+                             png_path, program);
     if (WIFEXITED(raw) && WEXITSTATUS(raw) == 0)
         return HOP_OK;
     char line[256];
     first_line(log, line, sizeof line);
     if (WIFSIGNALED(raw))
-        return hop_error_set(err, HOP_ERR_IO, "plot: %s was killed by signal %d: %s", program,
-                             WTERMSIG(raw), line);
-    return hop_error_set(err, HOP_ERR_IO, "plot: %s failed with exit status %d: %s", program,
-                         WEXITSTATUS(raw), line);
+        return hop_error_set(err, HOP_ERR_IO,
+                             "plot: cannot draw %s: %s was killed by signal %d: %s", png_path,
+                             program, WTERMSIG(raw), line);
+    return hop_error_set(err, HOP_ERR_IO,
+                         "plot: cannot draw %s: %s failed with exit status %d; its first output "
+                         "line: %s",
+                         png_path, program, WEXITSTATUS(raw), line);
 }
 
-/* fsyncs a finished temporary file, then renames it over path. */
-static hop_status commit_file(const char *tmp, const char *path, hop_error *err)
+/* Copies the PNG gnuplot rendered (the path in context) into stream. */
+static hop_status copy_rendered(FILE *stream, void *context, hop_error *err)
 {
-    int fd = open(tmp, O_RDONLY);
-    int ok = fd >= 0 && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        hop_status status =
-            hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
-        return status;
-    }
+    const char *rendered = context;
+    FILE *in = fopen(rendered, "rb");
+    if (!in)
+        return hop_error_set(err, HOP_ERR_IO, "plot: cannot read gnuplot's output %s: %s", rendered,
+                             strerror(errno));
+    char buffer[65536];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, in)) > 0 && fwrite(buffer, 1, n, stream) == n)
+        ;
+    int failed = ferror(in);
+    fclose(in);
+    if (failed)
+        return hop_error_set(err, HOP_ERR_IO, "plot: cannot read gnuplot's output %s", rendered);
     return HOP_OK;
 }
 
@@ -193,10 +201,10 @@ typedef struct plot_files {
     char data[96];
     char script[96];
     char log[96];
-    char png_tmp[PATH_CAPACITY];
+    char png[96];
 } plot_files;
 
-static hop_status plot_files_make(plot_files *p, const char *png_path, hop_error *err)
+static hop_status plot_files_make(plot_files *p, hop_error *err)
 {
     snprintf(p->dir, sizeof p->dir, "/tmp/hop-plot-XXXXXX");
     if (!mkdtemp(p->dir))
@@ -205,7 +213,7 @@ static hop_status plot_files_make(plot_files *p, const char *png_path, hop_error
     snprintf(p->data, sizeof p->data, "%s/data.txt", p->dir);
     snprintf(p->script, sizeof p->script, "%s/plot.gp", p->dir);
     snprintf(p->log, sizeof p->log, "%s/gnuplot.log", p->dir);
-    snprintf(p->png_tmp, sizeof p->png_tmp, "%s.tmp.%d", png_path, (int)getpid());
+    snprintf(p->png, sizeof p->png, "%s/plot.png", p->dir);
     return HOP_OK;
 }
 
@@ -214,6 +222,7 @@ static void plot_files_remove(const plot_files *p)
     remove(p->data);
     remove(p->script);
     remove(p->log);
+    remove(p->png);
     rmdir(p->dir);
 }
 
@@ -222,23 +231,22 @@ hop_status hop_plot_lines(const hop_plot_spec *spec, const char *png_path, hop_e
     hop_status status = check_spec(spec, png_path, err);
     plot_files files;
     if (status == HOP_OK)
-        status = plot_files_make(&files, png_path, err);
+        status = plot_files_make(&files, err);
     if (status != HOP_OK)
         return status;
 
     const char *program = spec->gnuplot ? spec->gnuplot : "gnuplot";
     status = write_data(spec, files.data, err);
     if (status == HOP_OK)
-        status = write_script(spec, files.script, files.data, files.png_tmp, err);
+        status = write_script(spec, files.script, files.data, files.png, err);
     if (status == HOP_OK)
-        status = run_gnuplot(program, files.script, files.log, err);
-    if (status == HOP_OK && !hop_png_file_valid(files.png_tmp))
-        status = hop_error_set(err, HOP_ERR_IO, "plot: %s exited 0 but wrote no PNG for %s",
-                               program, png_path);
+        status = run_gnuplot(program, files.script, files.log, png_path, err);
+    if (status == HOP_OK && !hop_png_file_valid(files.png))
+        status =
+            hop_error_set(err, HOP_ERR_IO, "plot: cannot draw %s: %s exited 0 but wrote no PNG",
+                          png_path, program);
     if (status == HOP_OK)
-        status = commit_file(files.png_tmp, png_path, err);
-    else
-        remove(files.png_tmp);
+        status = hop_write_file_with(png_path, copy_rendered, files.png, err);
     plot_files_remove(&files);
     return status;
 }
@@ -266,24 +274,6 @@ static void png_append(void *context, void *data, int size)
     }
     memcpy(b->data + b->size, data, (size_t)size);
     b->size += (size_t)size;
-}
-
-static hop_status write_bytes_atomic(const char *path, const unsigned char *data, size_t size,
-                                     hop_error *err)
-{
-    char tmp[PATH_CAPACITY];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return hop_error_set(err, HOP_ERR_ARG, "the path %s is too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    int ok = fwrite(data, 1, size, f) == size && fflush(f) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        remove(tmp);
-        return hop_error_set(err, HOP_ERR_IO, "cannot write %s", tmp);
-    }
-    return commit_file(tmp, path, err);
 }
 
 /* Draws cell (r, c) of the grid into pixels. */
@@ -330,7 +320,7 @@ hop_status hop_image_grid_write(const char *png_path, const float *images, int r
     if (!ok || buffer.failed)
         status = hop_error_set(err, HOP_ERR_NOMEM, "image grid %s: PNG encoding failed", png_path);
     else
-        status = write_bytes_atomic(png_path, buffer.data, buffer.size, err);
+        status = hop_write_file_atomic(png_path, buffer.data, buffer.size, err);
     free(buffer.data);
     return status;
 }

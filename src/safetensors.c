@@ -588,39 +588,6 @@ hop_status hop_st_writer_serialize(const hop_st_writer *w, unsigned char **out, 
     return HOP_OK;
 }
 
-hop_status hop_write_file_atomic(const char *path, const void *data, size_t length, hop_error *err)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory writing %s", path);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        hop_error_set(err, HOP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return HOP_ERR_IO;
-    }
-    int ok = fwrite(data, 1, length, f) == length;
-    int saved_errno = errno;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (ok)
-        saved_errno = errno;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
-        saved_errno = errno;
-        ok = 0;
-    }
-    if (!ok) {
-        hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s; the previous file is unchanged", path,
-                      strerror(saved_errno ? saved_errno : EIO));
-        remove(tmp);
-    }
-    free(tmp);
-    return ok ? HOP_OK : HOP_ERR_IO;
-}
-
 hop_status hop_st_writer_save(const hop_st_writer *w, const char *path, hop_error *err)
 {
     unsigned char *buf = NULL;
@@ -638,6 +605,23 @@ static int has_prefix(const char *name, const char *const *skip)
         if (strncmp(name, skip[i], strlen(skip[i])) == 0)
             return 1;
     return 0;
+}
+
+/* The data of a tensor may sit at any byte offset, so each value is copied out before the test. */
+static hop_status check_finite(const hop_safetensors *st, const hop_st_tensor *t, hop_error *err)
+{
+    size_t count = t->nbytes / sizeof(float);
+    const unsigned char *bytes = t->data;
+    for (size_t i = 0; i < count; i++) {
+        float value;
+        memcpy(&value, bytes + i * sizeof value, sizeof value);
+        if (!isfinite(value))
+            return hop_error_set(err, HOP_ERR_DATA,
+                                 "%s: tensor '%s' has the non-finite value %g at flat index %zu; "
+                                 "the file is damaged or came from a diverged training run",
+                                 st->source, t->name, (double)value, i);
+    }
+    return HOP_OK;
 }
 
 static hop_status check_param(const hop_param_info *p, const hop_safetensors *st, hop_error *err)
@@ -667,7 +651,7 @@ static hop_status check_param(const hop_param_info *p, const hop_safetensors *st
                              "%s: tensor '%s' has shape %s but the model expects %s", st->source,
                              p->name, got, want);
     }
-    return HOP_OK;
+    return check_finite(st, t, err);
 }
 
 hop_status hop_params_load_safetensors(hop_params *params, const hop_safetensors *st,

@@ -284,3 +284,162 @@ Test(checkpoint, cli_resume_and_predict, .timeout = 120)
              dir);
     run(command, out, sizeof out);
 }
+
+/* Trains two steps on the small feature bags and returns the trainer. */
+static void two_step_features(hop_mil_trainer *t, hop_mil_dataset *ds)
+{
+    hop_blas_set_threads(1);
+    small_features(ds);
+    init_trainer(t, HOP_MIL_FEATURES, ds);
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_run(t, 2, NULL, NULL, 0, -1, &err), HOP_OK, "%s", err.message);
+}
+
+Test(checkpoint, load_rejects_nan_weight)
+{
+    hop_mil_dataset ds;
+    hop_mil_trainer t, loaded;
+    two_step_features(&t, &ds);
+    t.params.values[t.params.info[1].offset + 2] = NAN;
+    char path[] = "/tmp/hop-nan-XXXXXX";
+    close(mkstemp(path));
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_save(&t, path, false, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_mil_trainer_load(&loaded, path, NULL, &err), HOP_ERR_DATA);
+    char expected[256];
+    snprintf(expected, sizeof expected, "tensor '%s' has the non-finite value nan at flat index 2",
+             t.params.info[1].name);
+    cr_assert(strstr(err.message, expected) != NULL, "message: %s", err.message);
+
+    char command[512], out[4096];
+    snprintf(command, sizeof command, "%s predict --model %s --data /dev/null 2>&1", HOP_CLI_PATH,
+             path);
+    cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, expected) != NULL, "output: %s", out);
+    remove(path);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&ds);
+}
+
+Test(checkpoint, load_rejects_nan_moment)
+{
+    hop_mil_dataset ds;
+    hop_mil_trainer t, loaded;
+    two_step_features(&t, &ds);
+    t.opt.v[3] = -1.0f;
+    char path[] = "/tmp/hop-nan-XXXXXX";
+    close(mkstemp(path));
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_save(&t, path, true, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_mil_trainer_load(&loaded, path, NULL, &err), HOP_ERR_DATA);
+    cr_assert(strstr(err.message, "'optimizer.adamw.v' has the invalid value -1 at index 3") !=
+                  NULL,
+              "message: %s", err.message);
+    remove(path);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&ds);
+}
+
+Test(checkpoint, predict_names_sequence_input_to_features_model)
+{
+    hop_mil_dataset ds;
+    hop_mil_trainer t;
+    two_step_features(&t, &ds);
+    char dir[] = "/tmp/hop-predict-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char model[128], data[128];
+    snprintf(model, sizeof model, "%s/m.st", dir);
+    snprintf(data, sizeof data, "%s/s.tsv", dir);
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_save(&t, model, false, &err), HOP_OK, "%s", err.message);
+    FILE *f = fopen(data, "w");
+    cr_assert_not_null(f);
+    fputs("bag1\t1\tCASSLG\nbag1\t1\tCASSQE\nbag2\t0\tCASRTG\n", f);
+    fclose(f);
+
+    char command[512], out[4096];
+    snprintf(command, sizeof command, "%s predict --model %s --data %s 2>&1", HOP_CLI_PATH, model,
+             data);
+    cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "does not look like a MIL bag file") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "UCI Musk format needs") == NULL, "output: %s", out);
+    remove(model);
+    remove(data);
+    rmdir(dir);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&ds);
+}
+
+Test(checkpoint, load_limits_match_cli)
+{
+    hop_mil_dataset ds;
+    hop_mil_trainer t, loaded;
+    two_step_features(&t, &ds);
+    t.model_config.heads = 300; /* above the 256 that --heads accepts */
+    char path[] = "/tmp/hop-heads-XXXXXX";
+    close(mkstemp(path));
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_save(&t, path, false, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_mil_trainer_load(&loaded, path, NULL, &err), HOP_ERR_DATA);
+    cr_assert(strstr(err.message,
+                     "metadata 'model.heads' is '300'; expected a number in [1, 256]") != NULL,
+              "message: %s", err.message);
+    remove(path);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&ds);
+}
+
+Test(checkpoint, cli_rejects_oversized_model)
+{
+    char command[512], out[4096];
+    snprintf(command, sizeof command,
+             "%s mil --data /nonexistent/bags.csv --heads 256 --head-dim 65536 2>&1", HOP_CLI_PATH);
+    cr_assert_eq(run(command, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "above the limit of 2147483647") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "--heads (256), --head-dim (65536)") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "--embed-width (128)") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "out of memory") == NULL, "output: %s", out);
+}
+
+Test(checkpoint, cli_resume_warns_about_ignored_flags, .timeout = 60)
+{
+    hop_mil_dataset ds;
+    hop_mil_trainer t;
+    two_step_features(&t, &ds);
+    char dir[] = "/tmp/hop-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char ck[128], data[128];
+    snprintf(ck, sizeof ck, "%s/ck.st", dir);
+    snprintf(data, sizeof data, "%s/bags.csv", dir);
+    hop_error err;
+    cr_assert_eq(hop_mil_trainer_save(&t, ck, true, &err), HOP_OK, "%s", err.message);
+    FILE *f = fopen(data, "w");
+    cr_assert_not_null(f);
+    for (int b = 0; b < ds.n_bags; b++)
+        for (int i = ds.bag_start[b]; i < ds.bag_start[b + 1]; i++) {
+            fprintf(f, "%d,%s", ds.labels[b], ds.bag_names[b]);
+            for (int j = 0; j < ds.dim; j++)
+                fprintf(f, ",%.9g", ds.features[(size_t)i * ds.dim + j]);
+            fputc('\n', f);
+        }
+    fclose(f);
+
+    char command[1024], out[8192];
+    snprintf(command, sizeof command,
+             "%s mil --data %s --resume %s --epochs 2 --folds=3 --lr 0.5 --quiet --threads 1 2>&1",
+             HOP_CLI_PATH, data, ck);
+    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "--epochs, --folds, --lr are ignored") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "the resumed model is not saved") != NULL, "output: %s", out);
+
+    snprintf(command, sizeof command,
+             "%s mil --data %s --resume %s --quiet --threads 1 --save-model %s/m.st 2>&1",
+             HOP_CLI_PATH, data, ck, dir);
+    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "warning") == NULL, "output: %s", out);
+
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    cr_assert_eq(system(command), 0);
+    hop_mil_trainer_free(&t);
+    hop_mil_free(&ds);
+}

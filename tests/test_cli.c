@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,4 +239,256 @@ Test(cli, non_numeric_field_named)
     char location[64];
     snprintf(location, sizeof location, "%s:2:", path);
     cr_assert(strstr(r.err, location) != NULL, "stderr: %s", r.err);
+}
+
+/* Writes 12 bags of 3 instances that the demo settings separate, into dir/name. */
+static void write_bags(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int b = 0; b < 12; b++)
+        for (int i = 0; i < 3; i++)
+            fprintf(f, "%d,%d,%g,%g\n", b % 2, b + 1, (b % 2 && i == 0) ? 4.0 : 0.1 * i, 0.05 * b);
+    fclose(f);
+}
+
+static void remove_tree(const char *dir)
+{
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    cr_assert_eq(system(command), 0);
+}
+
+Test(cli, report_through_symlink_keeps_link)
+{
+    char dir[] = "/tmp/hop-cli-link-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], link[64], real[64], args[512];
+    snprintf(data, sizeof data, "%s/good.csv", dir);
+    snprintf(link, sizeof link, "%s/link.json", dir);
+    snprintf(real, sizeof real, "%s/real.json", dir);
+    write_bags(data);
+    cr_assert_eq(symlink("real.json", link), 0);
+    snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --report %s", data,
+             link);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the report link was replaced by a regular file");
+    char json[8192];
+    read_file(real, json, sizeof json);
+    cr_assert(strstr(json, "\"auc_mean\"") != NULL, "report: %s", json);
+    remove_tree(dir);
+}
+
+Test(cli, report_error_names_user_path)
+{
+    char dir[] = "/tmp/hop-cli-report-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], args[512];
+    snprintf(data, sizeof data, "%s/good.csv", dir);
+    write_bags(data);
+    snprintf(args, sizeof args,
+             "mil --data %s --folds 2 --epochs 1 --quiet --report /nonexistent/dir/x.json", data);
+    run_result r = run_hop(args);
+    remove_tree(dir);
+    cr_assert_eq(r.status, 1, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "cannot write /nonexistent/dir/x.json: No such file or directory") !=
+                  NULL,
+              "stderr: %s", r.err);
+    cr_assert(strstr(r.err, ".tmp") == NULL, "stderr: %s", r.err);
+}
+
+Test(cli, report_equal_to_data_rejected)
+{
+    char dir[] = "/tmp/hop-cli-same-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], args[512], before[4096], after[4096];
+    snprintf(data, sizeof data, "%s/good.csv", dir);
+    write_bags(data);
+    read_file(data, before, sizeof before);
+    snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --report %s/./good.csv",
+             data, dir);
+    run_result r = run_hop(args);
+    read_file(data, after, sizeof after);
+    remove_tree(dir);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--report") != NULL, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "same file as --data") != NULL, "stderr: %s", r.err);
+    cr_assert_str_eq(after, before, "the data file was overwritten");
+}
+
+Test(cli, predict_outputs_must_differ_from_inputs)
+{
+    char dir[] = "/tmp/hop-cli-predict-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], model[64], args[512];
+    snprintf(data, sizeof data, "%s/good.csv", dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    write_bags(data);
+    snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --save-model %s", data,
+             model);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+
+    snprintf(args, sizeof args, "predict --model %s --data %s --out %s", model, data, data);
+    r = run_hop(args);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--out") != NULL, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "same file as --data") != NULL, "stderr: %s", r.err);
+
+    snprintf(args, sizeof args, "predict --model %s --data %s --out %s", model, data, model);
+    r = run_hop(args);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "same file as --model") != NULL, "stderr: %s", r.err);
+
+    snprintf(args, sizeof args, "predict --model %s --data %s --out %s/p.csv --attention %s/p.csv",
+             model, data, dir, dir);
+    r = run_hop(args);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--attention") != NULL, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "same file as --out") != NULL, "stderr: %s", r.err);
+    remove_tree(dir);
+}
+
+Test(cli, proto_report_equal_to_data_rejected)
+{
+    char dir[] = "/tmp/hop-cli-proto-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], args[512];
+    snprintf(data, sizeof data, "%s/table.csv", dir);
+    write_text(data, "0.1,0.2,0\n0.3,0.1,1\n");
+    snprintf(args, sizeof args, "proto --data %s --report %s", data, data);
+    run_result r = run_hop(args);
+    remove_tree(dir);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "same file as --data") != NULL, "stderr: %s", r.err);
+}
+
+/* Runs command through the shell and returns its exit status. */
+static int run_shell(const char *command)
+{
+    int raw = system(command);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+}
+
+Test(cli, full_stdout_fails)
+{
+    const char *commands[] = {"--help", "--version", "mil --help", "predict --help",
+                              "proto --help"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char command[512], err_path[] = "/tmp/hop-cli-full-XXXXXX", err[1024];
+        int fd = mkstemp(err_path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        snprintf(command, sizeof command, "%s %s >/dev/full 2>%s", HOP_CLI_PATH, commands[i],
+                 err_path);
+        int status = run_shell(command);
+        read_file(err_path, err, sizeof err);
+        remove(err_path);
+        cr_assert_eq(status, 1, "hop %s: status %d", commands[i], status);
+        cr_assert(strstr(err, "hop: cannot write to standard output: No space left on device") !=
+                      NULL,
+                  "hop %s: stderr: %s", commands[i], err);
+    }
+}
+
+Test(cli, equals_form_accepted)
+{
+    char dir[] = "/tmp/hop-cli-equals-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char args[512], out[64];
+    snprintf(out, sizeof out, "%s/gen.tsv", dir);
+    snprintf(args, sizeof args, "mil --generate-sequences=%s --bags=4 --bag-size=2 --seed=3", out);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_eq(access(out, F_OK), 0, "%s was not written", out);
+    remove_tree(dir);
+
+    r = run_hop("mil --demo --epochs=fast");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--epochs: 'fast'") != NULL, "stderr: %s", r.err);
+    r = run_hop("mil --demo=yes");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--demo takes no value") != NULL, "stderr: %s", r.err);
+}
+
+Test(cli, repeated_flag_rejected)
+{
+    run_result r = run_hop("mil --demo --epochs 5 --epochs=3");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--epochs given twice") != NULL, "stderr: %s", r.err);
+}
+
+/* Returns the line of text that contains needle, copied into line. */
+static void find_line(const char *text, const char *needle, char *line, size_t size)
+{
+    const char *at = strstr(text, needle);
+    cr_assert_not_null(at, "no line with %s in: %s", needle, text);
+    while (at > text && at[-1] != '\n')
+        at--;
+    size_t n = strcspn(at, "\n");
+    n = n < size - 1 ? n : size - 1;
+    memcpy(line, at, n);
+    line[n] = '\0';
+}
+
+Test(cli, help_prints_each_default_once)
+{
+    const char *commands[] = {"mil --help", "predict --help"};
+    for (size_t i = 0; i < 2; i++) {
+        run_result r = run_hop(commands[i]);
+        cr_assert_eq(r.status, 0);
+        char line[256];
+        find_line(r.out, "--threads V", line, sizeof line);
+        const char *first = strstr(line, "default");
+        cr_assert_not_null(first, "%s", line);
+        cr_assert_null(strstr(first + 1, "default"), "default given twice: %s", line);
+        cr_assert(strstr(line, "(default the online cores)") != NULL, "%s", line);
+    }
+}
+
+Test(cli, integer_range_printed_as_integers)
+{
+    run_result r = run_hop("mil --demo --embed-width 9999999");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "use 1 to 65536") != NULL, "stderr: %s", r.err);
+    r = run_hop("mil --demo --epochs 0");
+    cr_assert(strstr(r.err, "use 1 to 1000000") != NULL, "stderr: %s", r.err);
+}
+
+Test(cli, usage_and_runtime_exit_codes)
+{
+    static const struct {
+        const char *args;
+        int status;
+    } cases[] = {
+        {"train", 2},
+        {"mil --demo --fold 3", 2},
+        {"mil --demo --lr fast", 2},
+        {"mil --data /nonexistent/bags.csv", 1},
+        {"predict --data x.csv", 2},
+        {"predict --modle x", 2},
+        {"proto --data digits --folds x", 2},
+        {"memory capacity --nope", 2},
+        {"memory onestep --nope", 2},
+        {"memory fixedpoints --nope", 2},
+        {"memory images --nope", 2},
+        {"golden --nope", 2},
+        {"bench sgemm --nope", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = run_hop(cases[i].args);
+        cr_assert_eq(r.status, cases[i].status, "hop %s: status %d, stderr: %s", cases[i].args,
+                     r.status, r.err);
+    }
+}
+
+Test(cli, version_has_no_stray_space)
+{
+    run_result r = run_hop("--version");
+    cr_assert_eq(r.status, 0);
+    cr_assert_null(strstr(r.out, " )"), "stdout: %s", r.out);
+    cr_assert_null(strstr(r.out, "( "), "stdout: %s", r.out);
 }

@@ -158,6 +158,57 @@ Test(mil_parse, musk_format_detected)
     hop_mil_free(&d);
 }
 
+Test(mil_parse, header_row_is_named)
+{
+    hop_error err;
+    assert_parse_fails("bag_label,bag_id,f1,f2\n1,1,0.5,2\n0,2,4,5\n", HOP_ERR_PARSE, &err);
+    assert_message_has(err, "mem.csv:1:");
+    assert_message_has(err, "looks like a header row");
+    assert_message_has(err, "\"f1\"");
+    assert_message_has(err, "remove it");
+}
+
+Test(mil_parse, musk_header_row_is_named)
+{
+    hop_error err;
+    assert_parse_fails("molecule,conformation,a,b,class\nMUSK-1,1_1,1,2,1.\n", HOP_ERR_PARSE, &err);
+    assert_message_has(err, "looks like a header row");
+}
+
+Test(mil_parse, byte_order_mark_skipped)
+{
+    char text[128];
+    snprintf(text, sizeof text, "\xEF\xBB\xBF%s", small_csv);
+    hop_mil_dataset d;
+    hop_error err;
+    cr_assert_eq(parse_text(text, &d, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(d.n_bags, 3);
+    cr_assert_eq(d.dim, 2);
+    cr_assert_eq(d.labels[0], 1);
+    cr_assert_float_eq(d.features[0], 0.5f, 0);
+    hop_mil_free(&d);
+}
+
+Test(mil_parse, byte_order_mark_musk)
+{
+    hop_mil_dataset d;
+    hop_error err;
+    const char *text = "\xEF\xBB\xBFMUSK-1,1_1,-0.765,2,1.\nNON-MUSK-a,a_1,5,6,0.\n";
+    cr_assert_eq(parse_text(text, &d, &err), HOP_OK, "%s", err.message);
+    cr_assert_str_eq(d.bag_names[0], "MUSK-1");
+    cr_assert_eq(d.dim, 2);
+    hop_mil_free(&d);
+}
+
+Test(mil_parse, sequence_tsv_is_not_a_bag_file)
+{
+    hop_error err;
+    assert_parse_fails("bag1\t1\tCASSLG\nbag1\t1\tCASSQE\n", HOP_ERR_PARSE, &err);
+    assert_message_has(err, "mem.csv:1:");
+    assert_message_has(err, "does not look like a MIL bag file");
+    assert_message_has(err, "--sequences");
+}
+
 Test(mil_parse, crlf_matches_lf)
 {
     const char *crlf = "1,1,0.5,2\r\n1,1,1.5,-3e-1\r\n0,2,4,5\r\n0,3,1,1\r\n";

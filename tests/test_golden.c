@@ -160,6 +160,61 @@ Test(golden_parse, missing_file_is_an_io_error)
     cr_expect(strstr(err.message, "/nonexistent/golden.txt") != NULL, "%s", err.message);
 }
 
+Test(golden_parse, binary_input_is_not_text)
+{
+    const char text[] = "case a\n\x7f"
+                        "ELF\x02\x01\x00\x00\xff\n";
+    hop_golden_file file;
+    hop_error err;
+    cr_assert_eq(hop_golden_parse(text, sizeof text - 1, &file, &err), HOP_ERR_PARSE);
+    cr_expect(strstr(err.message, "byte 14 is NUL, so this is not a text file") != NULL, "%s",
+              err.message);
+    cr_expect(strstr(err.message, "ELF") == NULL, "%s", err.message);
+}
+
+Test(golden_parse, control_bytes_are_escaped)
+{
+    hop_golden_file file;
+    hop_error err;
+    cr_assert_eq(parse_text("case a\nzz\x01\xff\n", &file, &err), HOP_ERR_PARSE);
+    cr_expect(strstr(err.message, "unknown record 'zz\\x01\\xFF'") != NULL, "%s", err.message);
+}
+
+Test(golden_parse, long_word_is_shortened)
+{
+    char text[1024];
+    memset(text, 'x', sizeof text - 2);
+    text[sizeof text - 2] = '\n';
+    text[sizeof text - 1] = '\0';
+    hop_golden_file file;
+    hop_error err;
+    cr_assert_eq(parse_text(text, &file, &err), HOP_ERR_PARSE);
+    cr_expect_lt(strlen(err.message), 240, "%s", err.message);
+    cr_expect(strstr(err.message, "...") != NULL, "%s", err.message);
+}
+
+Test(golden_parse, json_input_points_to_text_file)
+{
+    hop_golden_file file;
+    hop_error err;
+    cr_assert_eq(parse_text("  {\"cases\": [{\"name\": \"hopfield_default_init\"}]}", &file, &err),
+                 HOP_ERR_PARSE);
+    cr_expect(strstr(err.message, "the file is JSON") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "the .txt file of the same name") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "hopfield_default_init") == NULL, "%s", err.message);
+}
+
+Test(golden_parse, directory_names_the_reason)
+{
+    char dir[] = "/tmp/hop-golden-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    hop_golden_file file;
+    hop_error err;
+    cr_expect_eq(hop_golden_load(dir, &file, &err), HOP_ERR_IO);
+    cr_expect(strstr(err.message, "Is a directory") != NULL, "%s", err.message);
+    rmdir(dir);
+}
+
 /* Kwargs mapping. */
 
 static hop_golden_case kwargs_case(const char *class_name, const char *kwargs)

@@ -1,8 +1,11 @@
 /* The four associative memories: fixture retrievals, energies, capacity and experiments. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hop/memory.h"
 
@@ -473,4 +476,72 @@ Test(memory, corruption_counts)
         masked += y[j] == 0.0f;
     cr_assert_eq(flipped, 10);
     cr_assert_eq(masked, 25);
+}
+
+/* Runs `hop memory args` in a fresh temporary folder; stdout and stderr go to out. */
+static int run_memory(const char *args, char *out, size_t size)
+{
+    char dir[] = "/tmp/hop-memory-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char command[1024];
+    snprintf(command, sizeof command,
+             "cd %s && %s memory %s 2>&1; status=$?; rm -rf %s; exit $status", dir, HOP_CLI_PATH,
+             args, dir);
+    FILE *p = popen(command, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int raw = pclose(p);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+Test(memory_cli, rate_equal_to_threshold_counts_as_stored)
+{
+    char out[8192];
+    int status = run_memory("capacity --networks continuous --dims 16 --max-patterns 16 "
+                            "--out-png memory.png",
+                            out, sizeof out);
+    cr_assert(strstr(out, "N=16 success 0.990") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "| continuous | 16 | >= 16 |") != NULL, "status %d, output: %s", status,
+              out);
+}
+
+/* Expects `hop memory args` to fail and print a message containing expected. */
+static void expect_usage_error(const char *args, const char *expected)
+{
+    char out[8192];
+    int status = run_memory(args, out, sizeof out);
+    cr_assert_neq(status, 0, "hop memory %s: status %d, output: %s", args, status, out);
+    cr_assert(strstr(out, expected) != NULL, "hop memory %s: output: %s", args, out);
+}
+
+Test(memory_cli, fractional_dim_is_rejected)
+{
+    expect_usage_error("capacity --dims 8.5", "--dims: '8.5' is not a whole number");
+}
+
+Test(memory_cli, empty_list_items_are_rejected)
+{
+    expect_usage_error("capacity --networks classical,,continuous",
+                       "--networks: 'classical,,continuous' has an empty item");
+    expect_usage_error("capacity --dims 8,", "--dims: '8,' has an empty item");
+    expect_usage_error("capacity --dims ,8", "--dims: ',8' has an empty item");
+}
+
+Test(memory_cli, duplicate_list_items_are_rejected)
+{
+    expect_usage_error("capacity --dims 8,16,8", "--dims: 8 is listed twice");
+    expect_usage_error("capacity --networks continuous,classical,continuous",
+                       "--networks: 'continuous' is listed twice");
+}
+
+Test(memory_cli, unknown_network_is_rejected)
+{
+    expect_usage_error("capacity --networks classical,hebb", "hebb");
+}
+
+Test(memory_cli, spread_order_names_the_flags)
+{
+    expect_usage_error("onestep --spread-min 5 --spread-max 1",
+                       "--spread-min 5 exceeds --spread-max 1");
 }

@@ -180,6 +180,19 @@ Test(folds, invalid_k_and_labels_are_rejected)
     cr_expect(strstr(err.message, "label 3") != NULL, "%s", err.message);
 }
 
+Test(folds, k_above_smallest_class_is_rejected)
+{
+    int labels[7] = {0, 0, 0, 0, 1, 1, 1}, fold_of[7];
+    hop_rng rng;
+    hop_rng_seed(&rng, 1);
+    hop_error err;
+    cr_expect_eq(hop_proto_stratified_folds(labels, 7, 2, 3, &rng, fold_of, &err), HOP_OK, "%s",
+                 err.message);
+    cr_expect_eq(hop_proto_stratified_folds(labels, 7, 2, 4, &rng, fold_of, &err), HOP_ERR_ARG);
+    cr_expect(strstr(err.message, "4 folds, but class 1 has only 3 samples") != NULL, "%s",
+              err.message);
+}
+
 Test(folds, stratified_split_is_a_partition)
 {
     enum { N = 50 };
@@ -241,6 +254,11 @@ Test(model, config_errors_name_the_value)
     c.prototypes = 0;
     cr_expect_eq(hop_proto_model_init(&model, &c, &params, &rng, &err), HOP_ERR_ARG);
     cr_expect(strstr(err.message, "0 prototypes") != NULL, "%s", err.message);
+    c = hop_proto_config_default(4, 10);
+    c.prototypes = 100000;
+    c.embed_width = 65536;
+    cr_expect_eq(hop_proto_model_init(&model, &c, &params, &rng, &err), HOP_ERR_ARG);
+    cr_expect(strstr(err.message, "above the limit of 2147483647") != NULL, "%s", err.message);
     hop_params_free(&params);
 }
 
@@ -603,6 +621,9 @@ Test(cli, proto_bad_flags_name_the_flag)
         {"proto --data digits --embed-width 8 --save-prototypes out.png", "--embed-width"},
         {"proto --data /nonexistent/table.csv", "/nonexistent/table.csv"},
         {"proto --data " IRIS " --alpha-dropout 0.1", "alpha-dropout 0.1"},
+        {"proto --data " IRIS " --folds 51", "51 folds, but class 0 has only 50 samples"},
+        {"proto --data " IRIS " --folds 2 --prototypes 1000",
+         "1000 prototypes per class start from training samples, but class 0 has only"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_result r = run_hop(cases[i].args);

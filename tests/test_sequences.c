@@ -287,3 +287,56 @@ Test(sequences, cli_finds_motif_bags, .timeout = 120)
     remove(data);
     rmdir(dir);
 }
+
+Test(sequences, check_kmer_names_short_sequences)
+{
+    hop_seq_dataset ds;
+    parse_ok("b1\t1\tCASSL\nb1\t1\tCA\nb2\t0\tCASRT\nb2\t0\tCS\n", &ds);
+    hop_error err;
+    cr_assert_eq(hop_seq_check_kmer(&ds, 2, &err), HOP_OK, "%s", err.message);
+    cr_assert_eq(hop_seq_check_kmer(&ds, 3, &err), HOP_ERR_DATA);
+    cr_assert(strstr(err.message, "t.tsv: 2 of 4 sequences have fewer residues than the k-mer "
+                                  "length 3") != NULL,
+              "message: %s", err.message);
+    cr_assert(strstr(err.message, "sequence 2 (\"CA\", 2 residues, in bag 'b1')") != NULL,
+              "message: %s", err.message);
+    hop_seq_free(&ds);
+}
+
+Test(sequences, batch_pack_rejects_short_sequence)
+{
+    hop_seq_dataset ds;
+    parse_ok("b1\t1\tCASSL\nb2\t0\tCA\n", &ds);
+    hop_ctx ctx;
+    hop_ctx_init(&ctx, 1);
+    hop_graph *g = hop_graph_new(&ctx);
+    cr_assert_not_null(g);
+    int bags[2] = {0, 1};
+    hop_seq_batch b;
+    hop_error err;
+    cr_assert_eq(hop_seq_batch_pack(g, &ds, bags, 2, 3, &b, &err), HOP_ERR_DATA);
+    cr_assert(strstr(err.message, "1 of 2 sequences") != NULL, "message: %s", err.message);
+    hop_graph_free(g);
+    hop_seq_free(&ds);
+}
+
+Test(sequences, cli_rejects_sequences_shorter_than_kmer)
+{
+    char dir[] = "/tmp/hop-short-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128], command[512], out[4096];
+    snprintf(path, sizeof path, "%s/s.tsv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int b = 0; b < 6; b++)
+        for (int i = 0; i < 4; i++)
+            fprintf(f, "bag%d\t%d\tCA\n", b, b % 2);
+    fclose(f);
+    snprintf(command, sizeof command, "%s mil --sequences %s --kmer 3 --folds 2 --quiet 2>&1",
+             HOP_CLI_PATH, path);
+    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "24 of 24 sequences have fewer residues than the k-mer length 3") != NULL,
+              "output: %s", out);
+    remove(path);
+    rmdir(dir);
+}

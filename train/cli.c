@@ -1,3 +1,6 @@
+/* realpath is an XSI function. */
+#define _XOPEN_SOURCE 700
+
 #include "cli.h"
 
 #include <errno.h>
@@ -5,13 +8,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static const cli_flag *find_flag(const cli_flag *flags, int n, const char *name)
+static int find_flag(const cli_flag *flags, int n, const char *name, size_t length)
 {
     for (int i = 0; i < n; i++)
-        if (strcmp(flags[i].name, name) == 0)
-            return &flags[i];
-    return NULL;
+        if (strlen(flags[i].name) == length && strncmp(flags[i].name, name, length) == 0)
+            return i;
+    return -1;
 }
 
 static hop_status parse_number(const cli_flag *f, const char *text, hop_error *err)
@@ -22,9 +26,13 @@ static hop_status parse_number(const cli_flag *f, const char *text, hop_error *e
     if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value))
         return hop_error_set(err, HOP_ERR_ARG, "--%s: '%s' is not a valid %s", f->name, text,
                              f->type == CLI_FLOAT ? "number" : "integer");
-    if (value < f->min || value > f->max)
+    bool outside = value < f->min || value > f->max;
+    if (outside && f->type == CLI_FLOAT)
         return hop_error_set(err, HOP_ERR_ARG, "--%s: %s is out of range; use %g to %g", f->name,
                              text, f->min, f->max);
+    if (outside)
+        return hop_error_set(err, HOP_ERR_ARG, "--%s: %s is out of range; use %.0f to %.0f",
+                             f->name, text, f->min, f->max);
 
     if (f->type == CLI_FLOAT)
         *(float *)f->target = (float)value;
@@ -35,38 +43,59 @@ static hop_status parse_number(const cli_flag *f, const char *text, hop_error *e
     return HOP_OK;
 }
 
+/* Parses the flag at argv[*i] (and its value), advancing *i past what it used. */
+static hop_status parse_flag(const cli_flag *flags, int n_flags, bool *seen, int argc, char **argv,
+                             int *i, hop_error *err)
+{
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2) != 0)
+        return hop_error_set(err, HOP_ERR_ARG, "unexpected argument '%s'; flags start with --",
+                             arg);
+    const char *equals = strchr(arg + 2, '=');
+    size_t length = equals ? (size_t)(equals - arg - 2) : strlen(arg + 2);
+    int index = find_flag(flags, n_flags, arg + 2, length);
+    if (index < 0)
+        return hop_error_set(err, HOP_ERR_ARG, "unknown flag '%.*s'; see --help", (int)length + 2,
+                             arg);
+    const cli_flag *f = &flags[index];
+    if (seen[index])
+        return hop_error_set(err, HOP_ERR_ARG, "--%s given twice; give each flag once", f->name);
+    seen[index] = true;
+
+    if (f->type == CLI_BOOL) {
+        if (equals)
+            return hop_error_set(err, HOP_ERR_ARG, "--%s takes no value; remove '%s'", f->name,
+                                 equals);
+        *(bool *)f->target = true;
+        return HOP_OK;
+    }
+    if (!equals && *i + 1 >= argc)
+        return hop_error_set(err, HOP_ERR_ARG, "--%s needs a value", f->name);
+    const char *value = equals ? equals + 1 : argv[++*i];
+    if (f->type == CLI_STRING) {
+        *(const char **)f->target = value;
+        return HOP_OK;
+    }
+    return parse_number(f, value, err);
+}
+
 hop_status cli_parse(const cli_flag *flags, int n_flags, int argc, char **argv, int first,
                      bool *help, hop_error *err)
 {
     *help = false;
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    bool *seen = calloc((size_t)n_flags + 1, sizeof *seen);
+    if (!seen)
+        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory parsing the flags");
+
+    hop_status status = HOP_OK;
+    for (int i = first; i < argc && status == HOP_OK; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             *help = true;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0)
-            return hop_error_set(err, HOP_ERR_ARG, "unexpected argument '%s'; flags start with --",
-                                 arg);
-        const cli_flag *f = find_flag(flags, n_flags, arg + 2);
-        if (!f)
-            return hop_error_set(err, HOP_ERR_ARG, "unknown flag '%s'; see --help", arg);
-        if (f->type == CLI_BOOL) {
-            *(bool *)f->target = true;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return hop_error_set(err, HOP_ERR_ARG, "--%s needs a value", f->name);
-        const char *value = argv[++i];
-        if (f->type == CLI_STRING) {
-            *(const char **)f->target = value;
-            continue;
-        }
-        hop_status status = parse_number(f, value, err);
-        if (status != HOP_OK)
-            return status;
+        else
+            status = parse_flag(flags, n_flags, seen, argc, argv, &i, err);
     }
-    return HOP_OK;
+    free(seen);
+    return status;
 }
 
 static void format_value(const cli_flag *f, char *buf, size_t size)
@@ -89,11 +118,75 @@ void cli_print_flags(FILE *out, const cli_flag *flags, int n_flags)
     for (int i = 0; i < n_flags; i++) {
         const cli_flag *f = &flags[i];
         char value[64], name[48];
-        format_value(f, value, sizeof value);
+        const char *mark = strchr(f->help, CLI_DEFAULT_MARK);
+        int help_length = mark ? (int)(mark - f->help) : (int)strlen(f->help);
+        if (mark)
+            snprintf(value, sizeof value, "%s", mark + 1);
+        else
+            format_value(f, value, sizeof value);
         snprintf(name, sizeof name, "--%s%s", f->name, f->type == CLI_BOOL ? "" : " V");
-        fprintf(out, "  %-24s %s", name, f->help);
+        fprintf(out, "  %-24s %.*s", name, help_length, f->help);
         if (f->unit && f->unit[0])
             fprintf(out, " [%s]", f->unit);
         fprintf(out, " (default %s)\n", value);
     }
+}
+
+/* Returns the absolute path of path, resolving its folder when the file itself is missing. */
+static char *resolve_path(const char *path)
+{
+    char *resolved = realpath(path, NULL);
+    if (resolved)
+        return resolved;
+
+    const char *slash = strrchr(path, '/');
+    char *folder = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *real_folder = folder ? realpath(folder, NULL) : NULL;
+    free(folder);
+    if (!real_folder)
+        return strdup(path);
+    const char *base = slash ? slash + 1 : path;
+    size_t size = strlen(real_folder) + strlen(base) + 2;
+    char *joined = malloc(size);
+    if (joined)
+        snprintf(joined, size, "%s/%s", real_folder, base);
+    free(real_folder);
+    return joined;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+
+    char *ra = resolve_path(a), *rb = resolve_path(b);
+    bool same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}
+
+static hop_status check_pair(const cli_path *out, const cli_path *other, hop_error *err)
+{
+    if (!out->path || !other->path || !same_file(out->path, other->path))
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "--%s %s names the same file as --%s, which it would overwrite; give "
+                         "another path",
+                         out->flag, out->path, other->flag);
+}
+
+hop_status cli_check_outputs(const cli_path *outputs, int n_outputs, const cli_path *inputs,
+                             int n_inputs, hop_error *err)
+{
+    for (int o = 0; o < n_outputs; o++) {
+        for (int i = 0; i < n_inputs; i++)
+            if (check_pair(&outputs[o], &inputs[i], err) != HOP_OK)
+                return HOP_ERR_ARG;
+        for (int other = o + 1; other < n_outputs; other++)
+            if (check_pair(&outputs[other], &outputs[o], err) != HOP_OK)
+                return HOP_ERR_ARG;
+    }
+    return HOP_OK;
 }

@@ -1,5 +1,6 @@
 /* hop memory: associative-memory experiments, each writing a CSV table and a PNG plot. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,32 +21,61 @@ static int fail(const char *sub, const hop_error *err)
     return 1;
 }
 
-/* Parses a comma-separated list of numbers, each in [min, max]. */
+static int usage_fail(const char *sub, const hop_error *err)
+{
+    fail(sub, err);
+    return CLI_EXIT_USAGE;
+}
+
+/* Reports an empty item of a comma-separated flag value, or returns HOP_OK. */
+static hop_status check_item_present(const char *flag, const char *text, const char *item,
+                                     size_t length, hop_error *err)
+{
+    if (length > 0)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "--%s: '%s' has an empty item at character %d; separate the values with "
+                         "single commas",
+                         flag, text, (int)(item - text) + 1);
+}
+
+/*
+ * Parses a comma-separated list of distinct numbers, each in [min, max], and each a whole
+ * number when integer is set. Empty items are rejected.
+ */
 static hop_status parse_list(const char *flag, const char *text, double min, double max,
-                             double *values, int *count, hop_error *err)
+                             bool integer, double *values, int *count, hop_error *err)
 {
     *count = 0;
-    const char *p = text;
-    while (*p) {
+    for (const char *p = text;; p++) {
+        size_t length = strcspn(p, ",");
+        hop_status status = check_item_present(flag, text, p, length, err);
+        if (status != HOP_OK)
+            return status;
+
         char *end = NULL;
         errno = 0;
         double v = strtod(p, &end);
-        if (end == p || errno == ERANGE || !isfinite(v) || (*end != ',' && *end != '\0'))
-            return hop_error_set(err, HOP_ERR_ARG,
-                                 "--%s: '%s' is not a comma-separated list of "
-                                 "numbers",
-                                 flag, text);
+        if (end != p + length || errno == ERANGE || !isfinite(v))
+            return hop_error_set(err, HOP_ERR_ARG, "--%s: '%.*s' is not a number", flag,
+                                 (int)length, p);
+        if (integer && v != floor(v))
+            return hop_error_set(err, HOP_ERR_ARG, "--%s: '%.*s' is not a whole number", flag,
+                                 (int)length, p);
         if (v < min || v > max)
             return hop_error_set(err, HOP_ERR_ARG, "--%s: %g is out of range; use %g to %g", flag,
                                  v, min, max);
+        for (int i = 0; i < *count; i++)
+            if (values[i] == v)
+                return hop_error_set(err, HOP_ERR_ARG, "--%s: %g is listed twice", flag, v);
         if (*count == MAX_LIST)
             return hop_error_set(err, HOP_ERR_ARG, "--%s: at most %d values", flag, MAX_LIST);
         values[(*count)++] = v;
-        p = *end == ',' ? end + 1 : end;
+
+        p += length;
+        if (*p == '\0')
+            return HOP_OK;
     }
-    if (*count == 0)
-        return hop_error_set(err, HOP_ERR_ARG, "--%s: the list is empty", flag);
-    return HOP_OK;
 }
 
 /* A growing text buffer; failed records an allocation failure, reported when written. */
@@ -166,27 +196,44 @@ static void capacity_defaults(capacity_cli *o)
     };
 }
 
-/* The list of networks from a comma-separated string of names. */
+/* The list of distinct networks from a comma-separated string of names. */
 static hop_status parse_networks(const char *text, hop_memory_kind *kinds, int *count,
                                  hop_error *err)
 {
-    char copy[256];
-    if (snprintf(copy, sizeof copy, "%s", text) >= (int)sizeof copy)
-        return hop_error_set(err, HOP_ERR_ARG, "--networks: the list is too long");
     *count = 0;
-    for (char *save = NULL, *name = strtok_r(copy, ",", &save); name;
-         name = strtok_r(NULL, ",", &save)) {
-        if (*count == HOP_MEMORY_KIND_COUNT)
-            return hop_error_set(err, HOP_ERR_ARG, "--networks: at most %d names",
-                                 HOP_MEMORY_KIND_COUNT);
-        hop_status status = hop_memory_kind_parse(name, &kinds[*count], err);
+    for (const char *p = text;; p++) {
+        size_t length = strcspn(p, ",");
+        hop_status status = check_item_present("networks", text, p, length, err);
         if (status != HOP_OK)
             return status;
-        (*count)++;
+
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(length < 63 ? length : 63), p);
+        hop_memory_kind kind;
+        status = hop_memory_kind_parse(name, &kind, err);
+        if (status != HOP_OK)
+            return status;
+        for (int i = 0; i < *count; i++)
+            if (kinds[i] == kind)
+                return hop_error_set(err, HOP_ERR_ARG, "--networks: '%s' is listed twice", name);
+        kinds[(*count)++] = kind;
+
+        p += length;
+        if (*p == '\0')
+            return HOP_OK;
     }
-    if (*count == 0)
-        return hop_error_set(err, HOP_ERR_ARG, "--networks: the list is empty");
-    return HOP_OK;
+}
+
+/*
+ * The threshold as the double nearest the decimal the user typed: the float 0.99f is above
+ * the double 0.99 that 99 successes in 100 give, so comparing with the float would count a
+ * rate equal to the threshold as a failure.
+ */
+static double decimal_threshold(float threshold)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.*g", FLT_DIG, (double)threshold);
+    return strtod(text, NULL);
 }
 
 /* Sweeps N upwards for one network and d; writes the largest N with rate >= threshold. */
@@ -205,7 +252,7 @@ static hop_status capacity_sweep(const capacity_cli *o, hop_capacity_options *c,
         if (!o->quiet)
             fprintf(stderr, "capacity: %s d=%d N=%d success %.3f\n",
                     hop_memory_kind_name(c->memory.kind), c->dim, n, rate);
-        if (rate < o->threshold)
+        if (rate < decimal_threshold(o->threshold))
             return HOP_OK;
         *capacity = n;
         int next = (int)lround(n * (double)o->growth);
@@ -274,7 +321,7 @@ static hop_status capacity_setup(const capacity_cli *o, hop_capacity_options *ba
 {
     hop_status status = parse_networks(o->networks, kinds, n_kinds, err);
     if (status == HOP_OK)
-        status = parse_list("dims", o->dims, 1, 1e5, dims, n_dims, err);
+        status = parse_list("dims", o->dims, 1, 1e5, true, dims, n_dims, err);
     if (status == HOP_OK)
         status = hop_corruption_parse(o->corruption, &base->corruption, err);
     if (status == HOP_OK)
@@ -300,7 +347,7 @@ static int run_capacity(int argc, char **argv)
     hop_error_clear(&err);
     bool help = false;
     if (cli_parse(flags, N_CAPACITY_FLAGS, argc, argv, 3, &help, &err) != HOP_OK)
-        return fail("capacity", &err);
+        return usage_fail("capacity", &err);
     if (help)
         return capacity_print_help(flags);
 
@@ -444,7 +491,7 @@ static int run_onestep(int argc, char **argv)
     hop_error_clear(&err);
     bool help = false;
     if (cli_parse(flags, N_ONESTEP_FLAGS, argc, argv, 3, &help, &err) != HOP_OK)
-        return fail("onestep", &err);
+        return usage_fail("onestep", &err);
     if (help) {
         printf("usage: hop memory onestep [FLAGS]\n\n"
                "Stores N patterns of norm M spread around a common centre, updates once from\n"
@@ -452,6 +499,11 @@ static int run_onestep(int argc, char **argv)
                "2 (N - 1) exp(-beta Delta_i) M of Ramsauer et al. (2020).\n\nFlags:\n");
         cli_print_flags(stdout, flags, N_ONESTEP_FLAGS);
         return 0;
+    }
+    if (o.run.spread_min > o.run.spread_max) {
+        hop_error_set(&err, HOP_ERR_ARG, "--spread-min %g exceeds --spread-max %g",
+                      (double)o.run.spread_min, (double)o.run.spread_max);
+        return usage_fail("onestep", &err);
     }
     if (o.run.radius == 0.0f)
         o.run.radius = sqrtf((float)o.run.dim);
@@ -585,7 +637,7 @@ static int run_fixedpoints(int argc, char **argv)
     hop_error_clear(&err);
     bool help = false;
     if (cli_parse(flags, N_FIXED_FLAGS, argc, argv, 3, &help, &err) != HOP_OK)
-        return fail("fixedpoints", &err);
+        return usage_fail("fixedpoints", &err);
     if (help) {
         printf("usage: hop memory fixedpoints [FLAGS]\n\n"
                "Stores clustered unit-norm patterns, iterates the continuous network from noisy\n"
@@ -763,7 +815,7 @@ static int run_images(int argc, char **argv)
     hop_error_clear(&err);
     bool help = false;
     if (cli_parse(flags, N_IMAGES_FLAGS, argc, argv, 3, &help, &err) != HOP_OK)
-        return fail("images", &err);
+        return usage_fail("images", &err);
     if (help) {
         printf("usage: hop memory images [FLAGS]\n\n"
                "Stores 8 x 8 digits of the embedded dataset in a continuous network, queries\n"
@@ -778,7 +830,7 @@ static int run_images(int argc, char **argv)
         hop_error_set(&err, HOP_ERR_ARG, "--corruption: '%s' is invalid; use half or noise",
                       o.corruption);
     else
-        parse_list("betas", o.betas, 0, 1e6, betas, &n_betas, &err);
+        parse_list("betas", o.betas, 0, 1e6, false, betas, &n_betas, &err);
     if (err.status == HOP_OK)
         images_run(&o, betas, n_betas, &err);
     return err.status == HOP_OK ? 0 : fail("images", &err);

@@ -104,7 +104,7 @@ static void flags_table(mil_options *o, cli_flag *t)
         {"repeats", CLI_INT, &o->repeats, 1, 1000, "runs", "repeats of the k-fold split"},
         {"seed", CLI_SEED, &o->train.seed, 0, 1.8e19, "", "random seed"},
         {"threads", CLI_INT, &o->threads, 1, 4096, "threads",
-         "OpenBLAS and hop threads (default: the online cores)"},
+         "OpenBLAS and hop threads" CLI_DEFAULT("the online cores")},
         {"epochs", CLI_INT, &o->train.epochs, 1, 1e6, "epochs", "training epochs per fold"},
         {"batch", CLI_INT, &o->train.batch_size, 1, 1e5, "bags", "bags per training step"},
         {"lr", CLI_FLOAT, &o->train.lr, 1e-9, 10, "", "AdamW learning rate"},
@@ -175,7 +175,7 @@ static void flags_table(mil_options *o, cli_flag *t)
         {"resize-h", CLI_INT, &o->load.resize_height, 0, 65536, "px",
          "images: resize height, 0 = keep"},
         {"positive-class", CLI_STRING, &o->positive_class, 0, 0, "name",
-         "images: class folder of the positive bags (default: the second of two)"},
+         "images: class folder of the positive bags" CLI_DEFAULT("the second of two")},
         {"save-attention", CLI_STRING, &o->save_attention, 0, 0, "file.png",
          "images: train a final model on all bags and draw its pooling weights over one image"},
         {"attention-bag", CLI_INT, &o->attention_bag, -1, 1e9, "bag",
@@ -217,7 +217,10 @@ static void print_help(const cli_flag *flags)
            "feature standardisation, for 'hop predict'. --checkpoint also saves the optimiser\n"
            "and RNG state; --resume continues from it with the checkpoint's settings and gives\n"
            "the same weights as an uninterrupted run with the same --threads (bit for bit with\n"
-           "--threads 1).\n"
+           "--threads 1). With --resume, training and model flags other than --data,\n"
+           "--sequences, --threads, --quiet, --save-model, --checkpoint, --checkpoint-every,\n"
+           "--stop-after and --progress-every are ignored with a warning, and without\n"
+           "--save-model or --checkpoint the resumed model is not saved.\n"
            "\n"
            "With --images each image of FOLDER (one subfolder per class) is a bag whose\n"
            "instances are its --patch x --patch patches, --stride apart. --save-attention\n"
@@ -509,6 +512,10 @@ static int run_sequences(mil_options *o)
     hop_seq_dataset ds;
     if (hop_seq_load(o->sequences, &ds, &err) != HOP_OK)
         return fail(&err);
+    if (hop_seq_check_kmer(&ds, o->seq.kmer, &err) != HOP_OK) {
+        hop_seq_free(&ds);
+        return fail(&err);
+    }
     int n = o->folds * o->repeats;
     hop_mil_fold_result *results = calloc((size_t)n, sizeof *results);
     hop_status status =
@@ -523,6 +530,92 @@ static int run_sequences(mil_options *o)
     free(results);
     hop_seq_free(&ds);
     return status == HOP_OK ? 0 : fail(&err);
+}
+
+/* Parameters a model may have: the BLAS takes int extents and matrices are single arrays. */
+#define MAX_MODEL_PARAMS 2147483647.0
+
+/*
+ * Rejects flags whose model would pass MAX_MODEL_PARAMS. The estimate counts the pooling's
+ * three input projections and its output projection, the embedding or dense layers after the
+ * first, and the sequence Embedding, but not the first layer that reads the data's features,
+ * so it is a lower bound.
+ */
+static hop_status check_model_size(const mil_options *o, hop_error *err)
+{
+    bool sequences = o->sequences != NULL;
+    int layers = sequences ? o->seq.dense_layers : o->model.embed_layers;
+    double width = sequences ? o->seq.dense_width : o->model.embed_width;
+    double pool_in = layers > 0 ? width : sequences ? o->seq.embed_dim : 1.0;
+    double heads = (double)o->model.heads * o->model.head_dim;
+    double count = 3.0 * heads * pool_in + heads * o->model.pool_output;
+    if (layers > 1)
+        count += (layers - 1) * width * width;
+    if (sequences)
+        count += pow(20.0, o->seq.kmer) * o->seq.embed_dim;
+    if (count <= MAX_MODEL_PARAMS)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "the model would have at least %.3g parameters, above the limit of %.0f; "
+                         "lower --heads (%d), --head-dim (%d), --pool-output (%d), %s (%d) or %s "
+                         "(%d)%s",
+                         count, MAX_MODEL_PARAMS, o->model.heads, o->model.head_dim,
+                         o->model.pool_output, sequences ? "--dense-width" : "--embed-width",
+                         (int)width, sequences ? "--dense-layers" : "--embed-layers", layers,
+                         sequences ? ", --embed-dim or --kmer" : "");
+}
+
+/* Flags that a resumed run reads; the checkpoint's stored settings replace all others. */
+static const char *const resume_flags[] = {
+    "data",       "sequences",  "resume",     "threads",        "quiet",
+    "save-model", "checkpoint", "stop-after", "progress-every", "checkpoint-every",
+};
+
+static const cli_flag *find_flag(const cli_flag *flags, const char *name, size_t length)
+{
+    for (int i = 0; i < N_MIL_FLAGS; i++)
+        if (strncmp(flags[i].name, name, length) == 0 && flags[i].name[length] == '\0')
+            return &flags[i];
+    return NULL;
+}
+
+static bool used_by_resume(const char *name)
+{
+    for (size_t i = 0; i < sizeof resume_flags / sizeof resume_flags[0]; i++)
+        if (strcmp(resume_flags[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Prints one warning line naming the given flags that --resume ignores, and one when the
+ * resumed model would not be written anywhere. */
+static void warn_resume_flags(const mil_options *o, const cli_flag *flags, int argc, char **argv)
+{
+    char ignored[512] = "";
+    for (int i = 2; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        const char *name = argv[i] + 2;
+        const char *equals = strchr(name, '=');
+        const cli_flag *flag =
+            find_flag(flags, name, equals ? (size_t)(equals - name) : strlen(name));
+        if (!flag)
+            continue;
+        if (!equals && flag->type != CLI_BOOL)
+            i++; /* the next word is the value */
+        if (used_by_resume(flag->name) || strstr(ignored, flag->name))
+            continue;
+        size_t used = strlen(ignored);
+        snprintf(ignored + used, sizeof ignored - used, "%s--%s", used ? ", " : "", flag->name);
+    }
+    if (ignored[0])
+        fprintf(stderr,
+                "hop mil: warning: --resume trains with the settings stored in %s, so %s %s "
+                "ignored\n",
+                o->resume, ignored, strchr(ignored, ',') ? "are" : "is");
+    if (!o->save_model && !o->checkpoint)
+        fprintf(stderr, "hop mil: warning: neither --save-model nor --checkpoint is given, so the "
+                        "resumed model is not saved\n");
 }
 
 static int run_resume(const mil_options *o)
@@ -553,6 +646,8 @@ static int run_resume(const mil_options *o)
             status = hop_mil_trainer_attach_features(&t, &features, true, &err);
     } else if (status == HOP_OK) {
         status = hop_seq_load(o->sequences, &sequences, &err);
+        if (status == HOP_OK)
+            status = hop_seq_check_kmer(&sequences, t.seq_config.kmer, &err);
         if (status == HOP_OK)
             status = hop_mil_trainer_attach_sequences(&t, &sequences, &err);
     }
@@ -742,6 +837,20 @@ static int check_modes(const mil_options *o)
     return 0;
 }
 
+/* Rejects outputs that would overwrite an input; --checkpoint may rewrite --resume's file. */
+static hop_status check_paths(const mil_options *o, hop_error *err)
+{
+    cli_path outputs[] = {{"report", o->report},
+                          {"save-model", o->save_model},
+                          {"save-attention", o->save_attention},
+                          {"checkpoint", o->checkpoint}};
+    cli_path inputs[] = {{"data", o->data}, {"sequences", o->sequences}, {"resume", o->resume}};
+    hop_status status = cli_check_outputs(outputs, 4, inputs, 2, err);
+    if (status == HOP_OK)
+        status = cli_check_outputs(outputs, 3, &inputs[2], 1, err);
+    return status;
+}
+
 int cmd_mil(int argc, char **argv)
 {
     mil_options o;
@@ -752,8 +861,10 @@ int cmd_mil(int argc, char **argv)
     bool help = false;
     hop_error err;
     hop_error_clear(&err);
-    if (cli_parse(flags, N_MIL_FLAGS, argc, argv, 2, &help, &err) != HOP_OK)
-        return fail(&err);
+    if (cli_parse(flags, N_MIL_FLAGS, argc, argv, 2, &help, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
+    }
     if (help) {
         print_help(flags);
         return 0;
@@ -765,9 +876,19 @@ int cmd_mil(int argc, char **argv)
     int bad = check_modes(&o);
     if (bad)
         return bad;
+    if (check_paths(&o, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
+    }
     sequence_model_flags(&o);
-    if (o.resume)
+    if (o.resume) {
+        warn_resume_flags(&o, flags, argc, argv);
         return run_resume(&o);
+    }
+    if (check_model_size(&o, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
+    }
     if (o.demo || o.fashion_demo)
         return run_demo(&o);
     if (o.sequences)

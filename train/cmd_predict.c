@@ -216,13 +216,15 @@ int cmd_predict(int argc, char **argv)
         {"attention", CLI_STRING, &o.attention, 0, 0, "file",
          "instance CSV (bag_id,instance,weight[,sequence][,witness])"},
         {"threads", CLI_INT, &o.threads, 1, 4096, "threads",
-         "OpenBLAS and hop threads (default: the online cores)"},
+         "OpenBLAS and hop threads" CLI_DEFAULT("the online cores")},
     };
     bool help = false;
     hop_error err;
     hop_error_clear(&err);
-    if (cli_parse(flags, N_PREDICT_FLAGS, argc, argv, 2, &help, &err) != HOP_OK)
-        return fail(&err);
+    if (cli_parse(flags, N_PREDICT_FLAGS, argc, argv, 2, &help, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
+    }
     if (help) {
         printf("usage: hop predict --model FILE --data FILE [--out FILE] [--attention FILE]\n\n"
                "Scores every bag of --data with a saved model and writes each bag's positive\n"
@@ -235,7 +237,13 @@ int cmd_predict(int argc, char **argv)
     if (!o.model || !o.data) {
         fprintf(stderr, "hop predict: give --model FILE and --data FILE; see 'hop predict "
                         "--help'\n");
-        return 2;
+        return CLI_EXIT_USAGE;
+    }
+    cli_path outputs[] = {{"out", o.out}, {"attention", o.attention}};
+    cli_path inputs[] = {{"model", o.model}, {"data", o.data}};
+    if (cli_check_outputs(outputs, 2, inputs, 2, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
     }
     hop_blas_set_threads(o.threads);
     hop_mil_trainer t;

@@ -623,8 +623,10 @@ int cmd_proto(int argc, char **argv)
     bool help = false;
     hop_error err;
     hop_error_clear(&err);
-    if (cli_parse(flags, N_PROTO_FLAGS, argc, argv, 2, &help, &err) != HOP_OK)
-        return fail(&err);
+    if (cli_parse(flags, N_PROTO_FLAGS, argc, argv, 2, &help, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
+    }
     if (help) {
         print_help(flags);
         return 0;
@@ -632,7 +634,13 @@ int cmd_proto(int argc, char **argv)
     if (!o.data) {
         fprintf(stderr, "hop proto: --data is missing; give a CSV file, an image folder or "
                         "'digits' (see 'hop proto --help')\n");
-        return 2;
+        return CLI_EXIT_USAGE;
+    }
+    cli_path outputs[] = {{"report", o.report}, {"save-prototypes", o.save_prototypes}};
+    cli_path input = {"data", strcmp(o.data, "digits") == 0 ? NULL : o.data};
+    if (cli_check_outputs(outputs, 2, &input, 1, &err) != HOP_OK) {
+        fail(&err);
+        return CLI_EXIT_USAGE;
     }
     hop_blas_set_threads(o.train.threads);
     return run(&o);

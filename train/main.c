@@ -1,7 +1,10 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "hop/blas.h"
 #include "hop/hop.h"
 
 static void print_usage(FILE *out)
@@ -21,7 +24,19 @@ static void print_usage(FILE *out)
                  "  --version  print the version and the BLAS library\n");
 }
 
-int main(int argc, char **argv)
+/* Reports a failed write to stdout (a full disk, a closed pipe) that printf did not return. */
+static int finish_stdout(int status)
+{
+    errno = 0;
+    int flushed = fflush(stdout);
+    if (flushed == 0 && !ferror(stdout))
+        return status;
+    int errnum = flushed != 0 && errno ? errno : EIO;
+    fprintf(stderr, "hop: cannot write to standard output: %s\n", strerror(errnum));
+    return status ? status : CLI_EXIT_RUNTIME;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -34,7 +49,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(command, "--version") == 0) {
-        printf("hop %s (BLAS: %s)\n", HOP_VERSION_STRING, hop_blas_name());
+        char blas[64];
+        hop_blas_name_copy(blas, sizeof blas);
+        printf("hop %s (BLAS: %s)\n", HOP_VERSION_STRING, blas);
         return 0;
     }
     static const struct {
@@ -50,4 +67,10 @@ int main(int argc, char **argv)
 
     fprintf(stderr, "hop: unknown command '%s'; run 'hop --help' for the list\n", command);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int status = run(argc, argv);
+    return finish_stdout(status);
 }

@@ -1,11 +1,11 @@
 #include "report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "hop/io.h"
 
 void mean_std(const double *values, int n, double *mean, double *std)
 {
@@ -22,28 +22,7 @@ void mean_std(const double *values, int n, double *mean, double *std)
 
 hop_status write_file_atomic(const char *path, const char *text, hop_error *err)
 {
-    size_t length = strlen(path);
-    char *tmp = malloc(length + 16);
-    if (!tmp)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory writing %s", path);
-    snprintf(tmp, length + 16, "%s.tmp.%d", path, (int)getpid());
-
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return HOP_ERR_IO;
-    }
-    int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        hop_error_set(err, HOP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return HOP_ERR_IO;
-    }
-    free(tmp);
-    return HOP_OK;
+    return hop_write_file_atomic(path, text, strlen(text), err);
 }
 
 hop_status write_json(const char *path, const cJSON *json, hop_error *err)

@@ -17,7 +17,7 @@ void mean_std(const double *values, int n, double *mean, double *std);
 int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
                  const char *report_path, hop_error *err);
 
-/* Writes text to path atomically: a temporary file in the same folder, fsync, rename. */
+/* Writes text to path with hop_write_file_atomic (see hop/io.h for links and devices). */
 hop_status write_file_atomic(const char *path, const char *text, hop_error *err);
 
 /* Serialises json to path atomically. */

@@ -67,9 +67,6 @@ float hop_rng_normal(hop_rng *rng);
 /* Shuffles n ints in place (Fisher-Yates). */
 void hop_rng_shuffle_int(hop_rng *rng, int *values, size_t n);
 
-/* Returns the name and version of the BLAS library hop was built with. */
-const char *hop_blas_name(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,8 @@
 #ifndef HOP_BLAS_H
 #define HOP_BLAS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -14,8 +16,15 @@ extern "C" {
 /* Returns "openblas" or "blis". */
 const char *hop_blas_provider(void);
 
-/* Returns the provider's own version text, such as "OpenBLAS 0.3.21" or "0.9.0". */
-const char *hop_blas_version(void);
+/*
+ * Copies the provider's version text, such as "OpenBLAS 0.3.21" or "0.9.0", into buf without
+ * surrounding spaces, truncated to size - 1 characters. Returns the full length, as snprintf
+ * does; 64 bytes hold every known version text.
+ */
+size_t hop_blas_version_copy(char *buf, size_t size);
+
+/* Copies the library's name and version, such as "OpenBLAS 0.3.21" or "BLIS", as above. */
+size_t hop_blas_name_copy(char *buf, size_t size);
 
 /*
  * Sets the number of threads the BLAS uses inside one call (at least 1). The setting is

@@ -40,7 +40,9 @@ typedef struct hop_mil_dataset {
  * Instances of a bag must be on consecutive lines and share one label. LF and CRLF line
  * ends are accepted, and the last line may lack its line end. Blank lines at the end are
  * skipped, but a blank line before a data line is an error. Fields may be surrounded by
- * spaces or tabs. Features must be finite and fit a float.
+ * spaces or tabs. Features must be finite and fit a float. A leading UTF-8 byte order mark
+ * is skipped. There is no header row: a line 1 whose fields from the third on are all
+ * non-numeric is rejected as a header (HOP_ERR_PARSE) instead of being read as Musk data.
  *
  * On failure *out is zeroed and err names the source, the 1-based line and the value.
  * Statuses: HOP_ERR_PARSE for malformed text, HOP_ERR_NUMERIC for NaN or infinity,
@@ -239,6 +241,12 @@ hop_status hop_seq_subset(const hop_seq_dataset *dataset, const int *bags, int n
 
 /* Checks that the dataset has at least 2 bags of each class (HOP_ERR_DATA otherwise). */
 hop_status hop_seq_validate(const hop_seq_dataset *dataset, hop_error *err);
+
+/*
+ * Checks that every sequence has at least kmer residues, so it gives at least one k-mer.
+ * Otherwise returns HOP_ERR_DATA with the count of shorter sequences and the first of them.
+ */
+hop_status hop_seq_check_kmer(const hop_seq_dataset *dataset, int kmer, hop_error *err);
 
 /*
  * Formats the dataset as TSV text with a header line, and the witness column when the

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hop/base.h"
 #include "hop/params.h"
@@ -131,8 +132,24 @@ hop_status hop_st_writer_serialize(const hop_st_writer *w, unsigned char **out, 
 /* Serialises and writes path atomically; on failure the old file at path is left as it was. */
 hop_status hop_st_writer_save(const hop_st_writer *w, const char *path, hop_error *err);
 
-/* Writes length bytes to path atomically (temporary file, fflush, fsync, rename). */
+/*
+ * Writes length bytes to path. A regular or missing file is replaced atomically (temporary
+ * file in the same folder, fflush, fsync, rename), so on failure the old file is unchanged.
+ * A symbolic link is followed and its target replaced the same way, also when the link
+ * dangles. An existing device, FIFO or socket is opened and written in place, and a folder
+ * is rejected. Errors (HOP_ERR_IO) name path, never the temporary file, and give the reason.
+ */
 hop_status hop_write_file_atomic(const char *path, const void *data, size_t length, hop_error *err);
+
+/*
+ * Writes the contents into stream; a failed write may be left to the stream's error flag,
+ * which the caller checks. Returns HOP_OK or a status with err set.
+ */
+typedef hop_status (*hop_file_writer)(FILE *stream, void *context, hop_error *err);
+
+/* Writes path as hop_write_file_atomic does, with the contents produced by write(context). */
+hop_status hop_write_file_with(const char *path, hop_file_writer write, void *context,
+                               hop_error *err);
 
 /*
  * Loads the values of every parameter of params from st. Every parameter must be present as

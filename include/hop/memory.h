@@ -298,10 +298,10 @@ typedef struct hop_plot_spec {
 } hop_plot_spec;
 
 /*
- * Draws the series with gnuplot into a PNG at png_path. The data and the script go into a
- * temporary folder; gnuplot writes a temporary PNG next to png_path, which is checked for the
- * PNG signature, synced and renamed over png_path. Errors name gnuplot's exit status and its
- * first output line, or the Debian package gnuplot-nox when the program is missing.
+ * Draws the series with gnuplot into a PNG at png_path. The data, the script and gnuplot's
+ * PNG go into a temporary folder; the PNG is checked for the PNG signature and then written
+ * to png_path with hop_write_file_with (hop/io.h). Errors name png_path, gnuplot's exit status
+ * and its first output line, or the Debian package gnuplot-nox when the program is missing.
  */
 hop_status hop_plot_lines(const hop_plot_spec *spec, const char *png_path, hop_error *err);
 

@@ -75,8 +75,8 @@ void hop_proto_scaler_free(hop_proto_scaler *scaler);
  * Assigns each of n samples a fold in [0, k) for stratified k-fold cross-validation over
  * n_classes classes. The samples of each class are shuffled with rng, the classes are laid
  * out one after another and position p goes to fold p mod k. So the count of a class in two
- * folds differs by at most 1, and so do the fold sizes. HOP_ERR_ARG for k < 2, k > n or a
- * label outside [0, n_classes).
+ * folds differs by at most 1, and so do the fold sizes. HOP_ERR_ARG for k < 2, k > n, k
+ * above the sample count of the smallest class present, or a label outside [0, n_classes).
  */
 hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, int k, hop_rng *rng,
                                       int *fold_of, hop_error *err);
@@ -129,8 +129,8 @@ hop_status hop_proto_model_init(hop_proto_model *model, const hop_proto_config *
 
 /*
  * Sets the stored patterns from training samples x (n x input_dim, scaled) with labels:
- * for sample init, k samples per class drawn with rng (all of a class when it has fewer,
- * repeated in turn); the bias coordinate of each prototype is set to -|y|^2 / 2 for either
+ * for sample init, k distinct samples per class drawn with rng (HOP_ERR_DATA when a class
+ * has fewer than k); the bias coordinate of each prototype is set to -|y|^2 / 2 for either
  * init. Samples are embedded with the current embedding first.
  */
 hop_status hop_proto_model_set_prototypes(const hop_proto_model *model, hop_params *params,
