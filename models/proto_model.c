@@ -293,7 +293,7 @@ hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, i
         status = check_fold_count(labels, n, n_classes, k, err);
     if (status != HOP_OK)
         return status;
-    int *idx = malloc((size_t)n * sizeof *idx);
+    int *idx = calloc((size_t)n, sizeof *idx);
     int *order = malloc((size_t)n * sizeof *order);
     int *class_start = malloc((size_t)(n_classes + 1) * sizeof *class_start);
     if (!idx || !order || !class_start)
