@@ -70,4 +70,18 @@ static inline size_t hop_extent_product(const int *shape, int from, int to)
     return p;
 }
 
+/*
+ * Layout of the optional mask (input 1) of a softmax-family node, broadcast to the node's
+ * shape padded to 4 axes. The mask applies along the last axis, row by row.
+ */
+typedef struct hop_mask_layout {
+    const float *data; /* NULL without a mask */
+    int shape[4];      /* padded output extents */
+    size_t strides[4]; /* 0 on broadcast axes */
+} hop_mask_layout;
+
+hop_mask_layout hop_mask_layout_of(const hop_node *n);
+/* The mask entries of one output row, NULL when there is no mask. */
+const float *hop_mask_row(const hop_mask_layout *m, size_t row);
+
 #endif

@@ -6,45 +6,6 @@
 
 /* softmax and log_softmax: inputs[1], when present, is the mask. */
 
-/* Strides of a mask broadcast to the output, padded at the front to 4 axes. */
-typedef struct mask_layout {
-    const float *data; /* NULL without a mask */
-    int shape[4];      /* padded output extents */
-    size_t strides[4]; /* 0 on broadcast axes */
-} mask_layout;
-
-static mask_layout mask_layout_of(const hop_node *n)
-{
-    mask_layout m = {0};
-    int pad = 4 - n->value.ndim;
-    for (int i = 0; i < 4; i++)
-        m.shape[i] = i < pad ? 1 : n->value.shape[i - pad];
-    if (n->n_inputs < 2)
-        return m;
-
-    const hop_node *mask = n->inputs[1];
-    int mask_pad = 4 - mask->value.ndim;
-    size_t stride = 1;
-    m.data = mask->value.data;
-    for (int i = 3; i >= mask_pad; i--) {
-        int extent = mask->value.shape[i - mask_pad];
-        m.strides[i] = extent == 1 ? 0 : stride;
-        stride *= (size_t)extent;
-    }
-    return m;
-}
-
-/* The mask entries of one output row, NULL when there is no mask. */
-static const float *mask_row(const mask_layout *m, size_t row)
-{
-    if (!m->data)
-        return NULL;
-    size_t i2 = row % (size_t)m->shape[2];
-    size_t i1 = row / (size_t)m->shape[2] % (size_t)m->shape[1];
-    size_t i0 = row / ((size_t)m->shape[2] * (size_t)m->shape[1]);
-    return m->data + i0 * m->strides[0] + i1 * m->strides[1] + i2 * m->strides[2];
-}
-
 static int is_masked(const float *mask, size_t stride, int j)
 {
     return mask && mask[(size_t)j * stride] != 0.0f;
@@ -114,12 +75,12 @@ static hop_status softmax_forward(hop_graph *g, hop_node *n)
 {
     int d = n->value.shape[n->value.ndim - 1];
     size_t rows = hop_node_numel(n) / (size_t)d;
-    mask_layout m = mask_layout_of(n);
+    hop_mask_layout m = hop_mask_layout_of(n);
     int log_form = n->op == HOP_OP_LOG_SOFTMAX;
 
     for (size_t r = 0; r < rows; r++)
-        softmax_row(n->inputs[0]->value.data + r * d, mask_row(&m, r), m.strides[3], d, log_form,
-                    n->value.data + r * d);
+        softmax_row(n->inputs[0]->value.data + r * d, hop_mask_row(&m, r), m.strides[3], d,
+                    log_form, n->value.data + r * d);
     return HOP_OK;
 }
 
@@ -153,12 +114,12 @@ static void softmax_backward(hop_graph *g, hop_node *n)
         return;
     int d = n->value.shape[n->value.ndim - 1];
     size_t rows = hop_node_numel(n) / (size_t)d;
-    mask_layout m = mask_layout_of(n);
+    hop_mask_layout m = hop_mask_layout_of(n);
 
     for (size_t r = 0; r < rows; r++) {
         const float *y = n->value.data + r * d, *dy = n->grad + r * d;
         if (n->op == HOP_OP_LOG_SOFTMAX)
-            log_softmax_row_backward(y, dy, mask_row(&m, r), m.strides[3], d, a->grad + r * d);
+            log_softmax_row_backward(y, dy, hop_mask_row(&m, r), m.strides[3], d, a->grad + r * d);
         else
             softmax_row_backward(y, dy, d, a->grad + r * d);
     }

@@ -4,45 +4,6 @@
 #include "hop/memory.h"
 #include "internal.h"
 
-/* Strides of a mask broadcast to the output, padded at the front to 4 axes. */
-typedef struct mask_layout {
-    const float *data; /* NULL without a mask */
-    int shape[4];      /* padded output extents */
-    size_t strides[4]; /* 0 on broadcast axes */
-} mask_layout;
-
-static mask_layout mask_layout_of(const hop_node *n)
-{
-    mask_layout m = {0};
-    int pad = 4 - n->value.ndim;
-    for (int i = 0; i < 4; i++)
-        m.shape[i] = i < pad ? 1 : n->value.shape[i - pad];
-    if (n->n_inputs < 2)
-        return m;
-
-    const hop_node *mask = n->inputs[1];
-    int mask_pad = 4 - mask->value.ndim;
-    size_t stride = 1;
-    m.data = mask->value.data;
-    for (int i = 3; i >= mask_pad; i--) {
-        int extent = mask->value.shape[i - mask_pad];
-        m.strides[i] = extent == 1 ? 0 : stride;
-        stride *= (size_t)extent;
-    }
-    return m;
-}
-
-/* The mask entries of one output row, NULL when there is no mask. */
-static const float *mask_row(const mask_layout *m, size_t row)
-{
-    if (!m->data)
-        return NULL;
-    size_t i2 = row % (size_t)m->shape[2];
-    size_t i1 = row / (size_t)m->shape[2] % (size_t)m->shape[1];
-    size_t i0 = row / ((size_t)m->shape[2] * (size_t)m->shape[1]);
-    return m->data + i0 * m->strides[0] + i1 * m->strides[1] + i2 * m->strides[2];
-}
-
 static hop_separation separation_of(const hop_node *n)
 {
     return n->op == HOP_OP_SPARSEMAX ? HOP_SEPARATION_SPARSEMAX : HOP_SEPARATION_ENTMAX15;
@@ -77,10 +38,10 @@ static hop_status sparse_forward(hop_graph *g, hop_node *n)
     float *work = hop_graph_alloc(g, (size_t)d * sizeof *work);
     if (!work)
         return hop_graph_ctx(g)->error.status;
-    mask_layout m = mask_layout_of(n);
+    hop_mask_layout m = hop_mask_layout_of(n);
 
     for (size_t r = 0; r < rows; r++)
-        hop_separation_row(separation_of(n), n->inputs[0]->value.data + r * d, mask_row(&m, r),
+        hop_separation_row(separation_of(n), n->inputs[0]->value.data + r * d, hop_mask_row(&m, r),
                            m.strides[3], d, work, n->value.data + r * d);
     return HOP_OK;
 }
