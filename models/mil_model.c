@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hop/mil.h"
+#include "mil_parts.h"
 
 void hop_mil_model_defaults(hop_mil_model_config *config, int input_dim)
 {
@@ -37,26 +38,6 @@ static hop_status check_config(const hop_mil_model_config *c, hop_error *err)
     return HOP_OK;
 }
 
-static hop_status init_embedding(hop_mil_model *model, hop_params *params, hop_rng *rng,
-                                 hop_error *err)
-{
-    const hop_mil_model_config *c = &model->config;
-    int width = c->input_dim;
-    for (int i = 0; i < c->embed_layers; i++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "embed.%d", i);
-        hop_linear_config lc = hop_linear_config_default(width, c->embed_width);
-        /* Kaiming-uniform bound as in torch.nn.Linear, so deep ReLU stacks keep their scale. */
-        lc.weight_init = HOP_INIT_UNIFORM;
-        lc.weight_init_arg = 1.0f / sqrtf((float)width);
-        hop_status status = hop_linear_init(&model->embed[i], &lc, params, prefix, rng, err);
-        if (status != HOP_OK)
-            return status;
-        width = c->embed_width;
-    }
-    return HOP_OK;
-}
-
 hop_status hop_mil_model_init(hop_mil_model *model, const hop_mil_model_config *config,
                               hop_params *params, hop_rng *rng, hop_error *err)
 {
@@ -65,26 +46,21 @@ hop_status hop_mil_model_init(hop_mil_model *model, const hop_mil_model_config *
     if (status != HOP_OK)
         return status;
     model->config = *config;
-    status = init_embedding(model, params, rng, err);
+    status = hop_mil_linear_stack_init(model->embed, config->embed_layers, "embed",
+                                       config->input_dim, config->embed_width, params, rng, err);
     if (status != HOP_OK)
         return status;
 
-    int width = config->embed_layers > 0 ? config->embed_width : config->input_dim;
-    hop_hopfield_pooling_config pc = hop_hopfield_pooling_config_default(width);
-    pc.hopfield.num_heads = config->heads;
-    pc.hopfield.hidden_size = config->head_dim;
-    pc.hopfield.output_size = config->pool_output;
-    pc.hopfield.scaling = config->beta > 0.0f ? config->beta : NAN;
-    pc.hopfield.update_steps_max = config->update_steps;
-    pc.hopfield.dropout = config->dropout;
-    status = hop_hopfield_pooling_init(&model->pool, &pc, params, "pool", rng, err);
-    if (status != HOP_OK)
-        return status;
-
-    hop_linear_config oc = hop_linear_config_default(model->pool.hopfield.output_width, 1);
-    oc.weight_init = HOP_INIT_UNIFORM;
-    oc.weight_init_arg = 1.0f / sqrtf((float)model->pool.hopfield.output_width);
-    return hop_linear_init(&model->output, &oc, params, "output", rng, err);
+    hop_mil_head_config head = {
+        .input_width = config->embed_layers > 0 ? config->embed_width : config->input_dim,
+        .heads = config->heads,
+        .head_dim = config->head_dim,
+        .pool_output = config->pool_output,
+        .beta = config->beta,
+        .update_steps = config->update_steps,
+        .dropout = config->dropout,
+    };
+    return hop_mil_head_init(&model->pool, &model->output, &head, params, rng, err);
 }
 
 hop_node *hop_mil_model_forward(hop_graph *g, hop_params *params, const hop_mil_model *model,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hop/mil.h"
+#include "mil_parts.h"
 
 void hop_seq_model_defaults(hop_seq_model_config *config)
 {
@@ -49,24 +50,6 @@ static int vocabulary(int kmer)
     return v + 1;
 }
 
-static hop_status init_dense(hop_seq_model *model, hop_params *params, hop_rng *rng, hop_error *err)
-{
-    const hop_seq_model_config *c = &model->config;
-    int width = c->embed_dim;
-    for (int i = 0; i < c->dense_layers; i++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "dense.%d", i);
-        hop_linear_config lc = hop_linear_config_default(width, c->dense_width);
-        lc.weight_init = HOP_INIT_UNIFORM;
-        lc.weight_init_arg = 1.0f / sqrtf((float)width);
-        hop_status status = hop_linear_init(&model->dense[i], &lc, params, prefix, rng, err);
-        if (status != HOP_OK)
-            return status;
-        width = c->dense_width;
-    }
-    return HOP_OK;
-}
-
 hop_status hop_seq_model_init(hop_seq_model *model, const hop_seq_model_config *config,
                               hop_params *params, hop_rng *rng, hop_error *err)
 {
@@ -83,28 +66,22 @@ hop_status hop_seq_model_init(hop_seq_model *model, const hop_seq_model_config *
     ec.init_std = 0.1f;
     status = hop_embedding_layer_init(&model->embedding, &ec, params, "embedding", rng, err);
     if (status == HOP_OK)
-        status = init_dense(model, params, rng, err);
+        status =
+            hop_mil_linear_stack_init(model->dense, config->dense_layers, "dense",
+                                      config->embed_dim, config->dense_width, params, rng, err);
     if (status != HOP_OK)
         return status;
 
-    int width = config->dense_layers > 0 ? config->dense_width : config->embed_dim;
-    hop_hopfield_pooling_config pc = hop_hopfield_pooling_config_default(width);
-    pc.hopfield.num_heads = config->heads;
-    pc.hopfield.hidden_size = config->head_dim;
-    pc.hopfield.output_size = config->pool_output;
-    /* beta 0 selects the layer default 1/sqrt(head_dim), which the layer spells NAN. */
-    pc.hopfield.scaling = config->beta > 0.0f ? config->beta : NAN;
-    pc.hopfield.update_steps_max = config->update_steps;
-    pc.hopfield.dropout = config->dropout;
-    status = hop_hopfield_pooling_init(&model->pool, &pc, params, "pool", rng, err);
-    if (status != HOP_OK)
-        return status;
-
-    int pooled = model->pool.hopfield.output_width;
-    hop_linear_config oc = hop_linear_config_default(pooled, 1);
-    oc.weight_init = HOP_INIT_UNIFORM;
-    oc.weight_init_arg = 1.0f / sqrtf((float)pooled);
-    return hop_linear_init(&model->output, &oc, params, "output", rng, err);
+    hop_mil_head_config head = {
+        .input_width = config->dense_layers > 0 ? config->dense_width : config->embed_dim,
+        .heads = config->heads,
+        .head_dim = config->head_dim,
+        .pool_output = config->pool_output,
+        .beta = config->beta,
+        .update_steps = config->update_steps,
+        .dropout = config->dropout,
+    };
+    return hop_mil_head_init(&model->pool, &model->output, &head, params, rng, err);
 }
 
 /* Writes the k-mer indices of one sequence (1-based, 0 is padding); returns their count. */
