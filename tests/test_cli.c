@@ -492,3 +492,31 @@ Test(cli, version_has_no_stray_space)
     cr_assert_null(strstr(r.out, " )"), "stdout: %s", r.out);
     cr_assert_null(strstr(r.out, "( "), "stdout: %s", r.out);
 }
+
+Test(cli, plot_loss_writes_png, .timeout = 120)
+{
+    char dir[] = "/tmp/hop-plot-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char png[128], args[256];
+    snprintf(png, sizeof png, "%s/loss.png", dir);
+    snprintf(args, sizeof args, "mil --demo --epochs 3 --quiet --plot-loss %s", png);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+
+    FILE *f = fopen(png, "rb");
+    cr_assert_not_null(f, "no PNG at %s", png);
+    unsigned char signature[8] = {0};
+    size_t n = fread(signature, 1, sizeof signature, f);
+    fclose(f);
+    cr_assert_eq(n, 8);
+    cr_assert_eq(memcmp(signature, "\x89PNG\r\n\x1a\n", 8), 0);
+    remove(png);
+    rmdir(dir);
+}
+
+Test(cli, plot_loss_bad_path_fails)
+{
+    run_result r = run_hop("mil --demo --epochs 1 --quiet --plot-loss /nonexistent/dir/loss.png");
+    cr_assert_neq(r.status, 0);
+    cr_assert(strstr(r.err, "/nonexistent/dir/loss.png") != NULL, "stderr: %s", r.err);
+}

@@ -16,6 +16,7 @@
 #include "hop/data.h"
 #include "hop/metrics.h"
 #include "hop/mil.h"
+#include "loss_plot.h"
 #include "mil_images.h"
 #include "report.h"
 
@@ -32,6 +33,8 @@ typedef struct mil_options {
     const char *positive_class;
     const char *save_attention;
     const char *fashion_dir;
+    const char *plot_loss;
+    loss_curves curves;
     bool demo;
     bool fashion_demo;
     bool quiet;
@@ -91,7 +94,7 @@ static void options_defaults(mil_options *o)
     hop_mil_train_defaults(&o->train);
 }
 
-#define N_MIL_FLAGS 56
+#define N_MIL_FLAGS 57
 
 static void flags_table(mil_options *o, cli_flag *t)
 {
@@ -164,6 +167,8 @@ static void flags_table(mil_options *o, cli_flag *t)
         {"demo-train-bags", CLI_INT, &o->demo_train_bags, 4, 1e6, "bags", "demo training bags"},
         {"demo-test-bags", CLI_INT, &o->demo_test_bags, 2, 1e6, "bags", "demo test bags"},
         {"quiet", CLI_BOOL, &o->quiet, 0, 0, "", "no progress lines on stderr"},
+        {"plot-loss", CLI_STRING, &o->plot_loss, 0, 0, "file",
+         "PNG of the training loss per epoch, averaged over the folds of each repeat"},
         {"images", CLI_STRING, &o->images, 0, 0, "folder",
          "image bags: one subfolder per class, each image a bag of patches"},
         {"patch", CLI_INT, &o->patch, 1, 65536, "px", "images: patch side"},
@@ -236,7 +241,8 @@ static void print_help(const cli_flag *flags)
 
 static void progress_line(void *user, int repeat, int fold, int epoch, int epochs, double loss)
 {
-    const mil_options *o = user;
+    mil_options *o = user;
+    loss_curves_record(&o->curves, repeat, fold, epoch, loss);
     if (o->quiet || ((epoch + 1) % o->progress_every != 0 && epoch + 1 != epochs))
         return;
     if (fold < 0)
@@ -791,6 +797,35 @@ static int run_demo(mil_options *o)
     return status == HOP_OK ? 0 : fail(&err);
 }
 
+/* Runs the selected mode, and draws its loss curves when --plot-loss is given. */
+static int run_with_plot(mil_options *o)
+{
+    hop_error err;
+    hop_error_clear(&err);
+    bool single = o->demo || o->fashion_demo;
+    if (o->plot_loss && loss_curves_init(&o->curves, single ? 1 : o->repeats, single ? 1 : o->folds,
+                                         o->train.epochs, single, &err) != HOP_OK)
+        return fail(&err);
+
+    int status;
+    if (single)
+        status = run_demo(o);
+    else if (o->sequences)
+        status = run_sequences(o);
+    else
+        status = run_cross_validation(o);
+
+    const char *dataset = single         ? (o->demo ? "digit bags" : "Fashion-MNIST bags")
+                          : o->sequences ? o->sequences
+                          : o->images    ? o->images
+                                         : o->data;
+    if (status == 0 && o->plot_loss &&
+        loss_curves_plot(&o->curves, dataset, o->plot_loss, &err) != HOP_OK)
+        status = fail(&err);
+    loss_curves_free(&o->curves);
+    return status;
+}
+
 static int check_modes(const mil_options *o)
 {
     int sources = (o->demo ? 1 : 0) + (o->data ? 1 : 0) + (o->sequences ? 1 : 0) +
@@ -889,9 +924,5 @@ int cmd_mil(int argc, char **argv)
         fail(&err);
         return CLI_EXIT_USAGE;
     }
-    if (o.demo || o.fashion_demo)
-        return run_demo(&o);
-    if (o.sequences)
-        return run_sequences(&o);
-    return run_cross_validation(&o);
+    return run_with_plot(&o);
 }
