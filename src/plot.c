@@ -22,13 +22,18 @@
 int hop_png_file_valid(const char *path)
 {
     static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    unsigned char head[8];
+    /* A complete PNG ends with the empty IEND chunk: length 0, type, CRC. */
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    unsigned char head[8], tail[12];
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
-    size_t got = fread(head, 1, sizeof head, f);
+    int ok = fread(head, 1, sizeof head, f) == sizeof head &&
+             memcmp(head, signature, sizeof head) == 0 &&
+             fseek(f, -(long)sizeof tail, SEEK_END) == 0 &&
+             fread(tail, 1, sizeof tail, f) == sizeof tail && memcmp(tail, iend, sizeof tail) == 0;
     fclose(f);
-    return got == sizeof head && memcmp(head, signature, sizeof head) == 0;
+    return ok;
 }
 
 /* Writes s as a gnuplot single-quoted string, where a quote is written twice. */

@@ -293,9 +293,10 @@ Test(cli, report_error_names_user_path)
              "mil --data %s --folds 2 --epochs 1 --quiet --report /nonexistent/dir/x.json", data);
     run_result r = run_hop(args);
     remove_tree(dir);
-    cr_assert_eq(r.status, 1, "stderr: %s", r.err);
-    cr_assert(strstr(r.err, "cannot write /nonexistent/dir/x.json: No such file or directory") !=
-                  NULL,
+    /* The folder is checked before training starts, so the run fails at once. */
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--report /nonexistent/dir/x.json: folder /nonexistent/dir does not "
+                            "exist") != NULL,
               "stderr: %s", r.err);
     cr_assert(strstr(r.err, ".tmp") == NULL, "stderr: %s", r.err);
 }
@@ -519,4 +520,32 @@ Test(cli, plot_loss_bad_path_fails)
     run_result r = run_hop("mil --demo --epochs 1 --quiet --plot-loss /nonexistent/dir/loss.png");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "/nonexistent/dir/loss.png") != NULL, "stderr: %s", r.err);
+}
+
+Test(cli, plot_loss_over_data_rejected)
+{
+    char dir[] = "/tmp/hop-cli-plot-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char data[64], args[256];
+    snprintf(data, sizeof data, "%s/good.csv", dir);
+    write_bags(data);
+    snprintf(args, sizeof args, "mil --data %s --epochs 1 --quiet --plot-loss %s", data, data);
+    run_result r = run_hop(args);
+    char first[8] = {0};
+    FILE *f = fopen(data, "r");
+    size_t n = f ? fread(first, 1, sizeof first - 1, f) : 0;
+    if (f)
+        fclose(f);
+    remove_tree(dir);
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--plot-loss") != NULL, "stderr: %s", r.err);
+    cr_assert_gt(n, 0);
+    cr_assert_neq(first[0], (char)0x89, "the data file was overwritten by a PNG");
+}
+
+Test(cli, output_folder_checked_before_training)
+{
+    run_result r = run_hop("mil --demo --epochs 100000 --quiet --report /tmp");
+    cr_assert_eq(r.status, 2, "stderr: %s", r.err);
+    cr_assert(strstr(r.err, "--report /tmp is a folder") != NULL, "stderr: %s", r.err);
 }

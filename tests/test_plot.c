@@ -270,6 +270,6 @@ Test(plot, memory_bad_flags_fail, .init = make_folder, .fini = remove_folder)
     cr_assert(strstr(err, "unknown subcommand 'sideways'") != NULL, "%s", err);
     cr_assert_eq(
         run_hop("memory onestep --out-png /nonexistent/dir/o.png --out-csv o.csv", err, sizeof err),
-        1);
+        2);
     cr_assert(strstr(err, "/nonexistent/dir/o.png") != NULL, "%s", err);
 }

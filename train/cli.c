@@ -190,3 +190,44 @@ hop_status cli_check_outputs(const cli_path *outputs, int n_outputs, const cli_p
     }
     return HOP_OK;
 }
+
+static hop_status check_writable(const cli_path *output, hop_error *err)
+{
+    struct stat st;
+    if (stat(output->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return hop_error_set(err, HOP_ERR_ARG, "--%s %s is a folder; give a file name inside it",
+                             output->flag, output->path);
+
+    size_t length = strlen(output->path);
+    char *folder = malloc(length + 2);
+    if (!folder)
+        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory checking --%s", output->flag);
+    memcpy(folder, output->path, length + 1);
+    char *slash = strrchr(folder, '/');
+    if (!slash)
+        strcpy(folder, ".");
+    else if (slash == folder)
+        folder[1] = '\0';
+    else
+        *slash = '\0';
+
+    hop_status status = HOP_OK;
+    if (stat(folder, &st) != 0 || !S_ISDIR(st.st_mode))
+        status = hop_error_set(
+            err, HOP_ERR_ARG, "--%s %s: folder %s does not exist; create it or choose another path",
+            output->flag, output->path, folder);
+    free(folder);
+    return status;
+}
+
+hop_status cli_check_writable(const cli_path *outputs, int n_outputs, hop_error *err)
+{
+    for (int i = 0; i < n_outputs; i++) {
+        if (!outputs[i].path)
+            continue;
+        hop_status status = check_writable(&outputs[i], err);
+        if (status != HOP_OK)
+            return status;
+    }
+    return HOP_OK;
+}

@@ -59,4 +59,10 @@ typedef struct cli_path {
 hop_status cli_check_outputs(const cli_path *outputs, int n_outputs, const cli_path *inputs,
                              int n_inputs, hop_error *err);
 
+/*
+ * Checks before a long run that each output path (NULL paths are skipped) can be created:
+ * it is not a folder and its folder exists. Returns HOP_ERR_ARG naming the flag and path.
+ */
+hop_status cli_check_writable(const cli_path *outputs, int n_outputs, hop_error *err);
+
 #endif

@@ -27,6 +27,16 @@ static int usage_fail(const char *sub, const hop_error *err)
     return CLI_EXIT_USAGE;
 }
 
+/* Rejects --out-csv equal to --out-png, and outputs that cannot be created, before a run. */
+static hop_status check_outputs(const char *csv, const char *png, hop_error *err)
+{
+    cli_path outputs[] = {{"out-csv", csv}, {"out-png", png}};
+    hop_status status = cli_check_outputs(outputs, 2, NULL, 0, err);
+    if (status == HOP_OK)
+        status = cli_check_writable(outputs, 2, err);
+    return status;
+}
+
 /* Reports an empty item of a comma-separated flag value, or returns HOP_OK. */
 static hop_status check_item_present(const char *flag, const char *text, const char *item,
                                      size_t length, hop_error *err)
@@ -350,6 +360,8 @@ static int run_capacity(int argc, char **argv)
         return usage_fail("capacity", &err);
     if (help)
         return capacity_print_help(flags);
+    if (check_outputs(o.out_csv, o.out_png, &err) != HOP_OK)
+        return usage_fail("capacity", &err);
 
     hop_capacity_options base = {0};
     hop_memory_kind kinds[HOP_MEMORY_KIND_COUNT];
@@ -507,6 +519,8 @@ static int run_onestep(int argc, char **argv)
     }
     if (o.run.radius == 0.0f)
         o.run.radius = sqrtf((float)o.run.dim);
+    if (check_outputs(o.out_csv, o.out_png, &err) != HOP_OK)
+        return usage_fail("onestep", &err);
 
     hop_onestep_point *points = malloc((size_t)o.run.trials * sizeof *points);
     hop_status status = points ? hop_memory_onestep(&o.run, points, &err)
@@ -654,6 +668,8 @@ static int run_fixedpoints(int argc, char **argv)
                       (double)o.beta_max);
         return fail("fixedpoints", &err);
     }
+    if (check_outputs(o.out_csv, o.out_png, &err) != HOP_OK)
+        return usage_fail("fixedpoints", &err);
 
     double betas[MAX_LIST];
     float betas_f[MAX_LIST];
@@ -824,6 +840,8 @@ static int run_images(int argc, char **argv)
         cli_print_flags(stdout, flags, N_IMAGES_FLAGS);
         return 0;
     }
+    if (check_outputs(o.out_csv, o.out_png, &err) != HOP_OK)
+        return usage_fail("images", &err);
     double betas[MAX_LIST];
     int n_betas = 0;
     if (strcmp(o.corruption, "half") != 0 && strcmp(o.corruption, "noise") != 0)

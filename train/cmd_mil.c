@@ -878,11 +878,15 @@ static hop_status check_paths(const mil_options *o, hop_error *err)
     cli_path outputs[] = {{"report", o->report},
                           {"save-model", o->save_model},
                           {"save-attention", o->save_attention},
+                          {"plot-loss", o->plot_loss},
                           {"checkpoint", o->checkpoint}};
     cli_path inputs[] = {{"data", o->data}, {"sequences", o->sequences}, {"resume", o->resume}};
-    hop_status status = cli_check_outputs(outputs, 4, inputs, 2, err);
+    /* --checkpoint may equal --resume, so a resumed run can update its own checkpoint. */
+    hop_status status = cli_check_outputs(outputs, 5, inputs, 2, err);
     if (status == HOP_OK)
-        status = cli_check_outputs(outputs, 3, &inputs[2], 1, err);
+        status = cli_check_outputs(outputs, 4, &inputs[2], 1, err);
+    if (status == HOP_OK)
+        status = cli_check_writable(outputs, 5, err);
     return status;
 }
 

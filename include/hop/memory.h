@@ -313,7 +313,7 @@ hop_status hop_plot_lines(const hop_plot_spec *spec, const char *png_path, hop_e
 hop_status hop_image_grid_write(const char *png_path, const float *images, int rows, int cols,
                                 int width, int height, int scale, hop_error *err);
 
-/* Returns 1 when the file at path starts with the 8-byte PNG signature, else 0. */
+/* Returns 1 when the file at path starts with the PNG signature and ends with the IEND chunk. */
 int hop_png_file_valid(const char *path);
 
 #ifdef __cplusplus
