@@ -258,9 +258,9 @@ Test(plot, memory_help_lists_flags, .init = make_folder, .fini = remove_folder)
 Test(plot, memory_bad_flags_fail, .init = make_folder, .fini = remove_folder)
 {
     char err[4096];
-    cr_assert_eq(run_hop("memory capacity --networks classical,boltzmann", err, sizeof err), 1);
+    cr_assert_eq(run_hop("memory capacity --networks classical,boltzmann", err, sizeof err), 2);
     cr_assert(strstr(err, "hop memory capacity: unknown network 'boltzmann'") != NULL, "%s", err);
-    cr_assert_eq(run_hop("memory capacity --dims 8,x", err, sizeof err), 1);
+    cr_assert_eq(run_hop("memory capacity --dims 8,x", err, sizeof err), 2);
     cr_assert(strstr(err, "--dims") != NULL, "%s", err);
     cr_assert_eq(run_hop("memory fixedpoints --separation argmax", err, sizeof err), 1);
     cr_assert(strstr(err, "'argmax'") != NULL, "%s", err);

@@ -369,9 +369,10 @@ static int run_capacity(int argc, char **argv)
     bool capped[HOP_MEMORY_KIND_COUNT * MAX_LIST];
     int n_kinds = 0, n_dims = 0;
     hop_corruption continuous_corruption = HOP_CORRUPT_MASK;
+    /* These checks read flag values only, so a failure is a usage error. */
     if (capacity_setup(&o, &base, kinds, &n_kinds, dims, &n_dims, &err) != HOP_OK ||
         hop_corruption_parse(o.continuous_corruption, &continuous_corruption, &err) != HOP_OK)
-        return fail("capacity", &err);
+        return usage_fail("capacity", &err);
 
     text_buffer csv = {0};
     text_printf(&csv, "network,dim,n_patterns,success_rate\n");

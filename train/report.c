@@ -100,8 +100,8 @@ int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold
     double summary[4];
     mean_std(auc, n, &summary[0], &summary[1]);
     mean_std(acc, n, &summary[2], &summary[3]);
-    printf("%s: AUC %.4f +- %.4f, accuracy %.4f +- %.4f (%d folds x %d repeats)\n", dataset,
-           summary[0], summary[1], summary[2], summary[3], folds, repeats);
+    printf("%s: AUC %.4f +- %.4f, accuracy %.4f +- %.4f (%d folds x %d %s)\n", dataset, summary[0],
+           summary[1], summary[2], summary[3], folds, repeats, repeats == 1 ? "repeat" : "repeats");
     free(auc);
     free(acc);
 
