@@ -147,15 +147,57 @@ static hop_status check_trainable_beta(const hop_hopfield_config *c, const char 
     return HOP_OK;
 }
 
+static hop_status check_head_count(const char *key, int count, int heads, const char *name,
+                                   hop_error *err)
+{
+    if (count == 0 || count == heads)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "hopfield '%s': n_%s %d is invalid; give 0 (the scalar for every head) "
+                         "or num_heads (%d) values",
+                         name, key, count, heads);
+}
+
+static hop_status check_update_steps(const hop_hopfield_config *c, const char *name, hop_error *err)
+{
+    if (!isfinite(c->update_steps_eps) || c->update_steps_eps <= 0.0f)
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "hopfield '%s': update_steps_eps %g is invalid; it must be > 0", name,
+                             (double)c->update_steps_eps);
+
+    hop_status status = check_head_count("head_update_steps_max", c->n_head_update_steps_max,
+                                         c->num_heads, name, err);
+    if (status == HOP_OK)
+        status = check_head_count("head_update_steps_eps", c->n_head_update_steps_eps, c->num_heads,
+                                  name, err);
+    if (status != HOP_OK)
+        return status;
+
+    for (int h = 0; h < c->n_head_update_steps_max; h++)
+        if (c->head_update_steps_max[h] < -1)
+            return hop_error_set(err, HOP_ERR_ARG,
+                                 "hopfield '%s': head_update_steps_max[%d] %d is invalid; it "
+                                 "must be >= 0, or -1 for an unbounded loop",
+                                 name, h, c->head_update_steps_max[h]);
+    for (int h = 0; h < c->n_head_update_steps_eps; h++) {
+        float eps = c->head_update_steps_eps[h];
+        if (!isfinite(eps) || eps <= 0.0f)
+            return hop_error_set(err, HOP_ERR_ARG,
+                                 "hopfield '%s': head_update_steps_eps[%d] %g is invalid; it "
+                                 "must be finite and > 0",
+                                 name, h, (double)eps);
+    }
+    return HOP_OK;
+}
+
 static hop_status check_association(const hop_hopfield_config *c, const char *name, hop_error *err)
 {
     hop_status status = check_scaling(c, name, err);
     if (status != HOP_OK)
         return status;
-    if (!isfinite(c->update_steps_eps) || c->update_steps_eps <= 0.0f)
-        return hop_error_set(err, HOP_ERR_ARG,
-                             "hopfield '%s': update_steps_eps %g is invalid; it must be > 0", name,
-                             (double)c->update_steps_eps);
+    status = check_update_steps(c, name, err);
+    if (status != HOP_OK)
+        return status;
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return hop_error_set(err, HOP_ERR_ARG,
                              "hopfield '%s': dropout %g is invalid; it must be in [0, 1)", name,

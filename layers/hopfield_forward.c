@@ -431,13 +431,11 @@ static hop_node *separate(hop_graph *g, hop_hopfield_separation separation, hop_
 
 typedef struct update_plan {
     hop_graph *g;
-    hop_hopfield_separation separation;
-    int steps_max; /* negative: until the stopping test is met */
-    double eps;
-    int *update_steps;   /* per head of the layer */
-    float **energy;      /* per head, or NULL without energy recording */
-    size_t *energy_size; /* floats stored per head */
-    size_t *energy_cap;  /* floats allocated per head */
+    const hop_hopfield_config *config; /* update_steps_max and _eps, scalar or per head */
+    int *update_steps;                 /* per head of the layer */
+    float **energy;                    /* per head, or NULL without energy recording */
+    size_t *energy_size;               /* floats stored per head */
+    size_t *energy_cap;                /* floats allocated per head */
     int batch, queries;
 } update_plan;
 
@@ -547,14 +545,25 @@ static hop_node *associate_state(const update_plan *plan, const chain *ch, hop_n
     hop_node *scores = hop_matmul(g, hop_mul(g, state, ch->beta), ch->keys, 0, 1);
     if (ch->additive)
         scores = hop_add(g, scores, ch->additive);
-    return separate(g, plan->separation, scores, ch->blocked);
+    return separate(g, plan->config->separation, scores, ch->blocked);
 }
 
-static bool steps_remain(const update_plan *plan, int step)
+/* Whether head `head` of the layer may take another update after `step` updates. */
+static bool steps_remain(const update_plan *plan, int head, int step)
 {
-    if (plan->steps_max < 0)
+    const hop_hopfield_config *c = plan->config;
+    int steps_max =
+        c->n_head_update_steps_max > 0 ? c->head_update_steps_max[head] : c->update_steps_max;
+    if (steps_max < 0)
         return step < HOP_HOPFIELD_UNBOUNDED_STEP_LIMIT;
-    return step < plan->steps_max;
+    return step < steps_max;
+}
+
+static double head_eps(const update_plan *plan, int head)
+{
+    const hop_hopfield_config *c = plan->config;
+    return c->n_head_update_steps_eps > 0 ? (double)c->head_update_steps_eps[head]
+                                          : (double)c->update_steps_eps;
 }
 
 /* Largest Frobenius norm over the batch of the change of head h, both (B, heads, L, S). */
@@ -577,14 +586,26 @@ static double max_change(const hop_node *prev, const hop_node *next, int h)
     return sqrt(worst);
 }
 
+/* Marks the chain's heads that have updates left after `step`; returns how many. */
+static int mark_remaining(const update_plan *plan, const chain *ch, int step, bool *active)
+{
+    int heads = ch->keys->value.shape[1], count = 0;
+    for (int h = 0; h < heads; h++) {
+        active[h] = steps_remain(plan, ch->head0 + h, step);
+        count += active[h];
+    }
+    return count;
+}
+
 /* Decides from values, without gradients, which heads take another step after `step`. */
-static int mark_active(const update_plan *plan, const hop_node *prev, const hop_node *next,
-                       int step, bool *active)
+static int mark_active(const update_plan *plan, const chain *ch, const hop_node *prev,
+                       const hop_node *next, int step, bool *active)
 {
     int heads = next->value.shape[1], count = 0;
-    bool left = steps_remain(plan, step);
     for (int h = 0; h < heads; h++) {
-        active[h] = left && max_change(prev, next, h) > plan->eps;
+        int head = ch->head0 + h;
+        active[h] =
+            steps_remain(plan, head, step) && max_change(prev, next, h) > head_eps(plan, head);
         count += active[h];
     }
     return count;
@@ -617,7 +638,8 @@ static hop_node *update_heads_apart(const update_plan *plan, const chain *ch, ho
 
 /*
  * Runs the update steps of the chain's heads from xi, the association of step `step`, and
- * returns the final association. The heads share one chain while they agree on stopping.
+ * returns the final association. The heads share one chain while they agree on stopping. A
+ * head that reaches its own step limit splits off like one that has converged.
  */
 static hop_node *update_heads(const update_plan *plan, const chain *ch, hop_node *xi, int step)
 {
@@ -627,19 +649,18 @@ static hop_node *update_heads(const update_plan *plan, const chain *ch, hop_node
     if (!active)
         return NULL;
 
-    while (steps_remain(plan, step)) {
+    int count = mark_remaining(plan, ch, step, active);
+    while (count == heads) {
         hop_node *next = associate_state(plan, ch, hop_matmul(g, xi, ch->keys, 0, 0));
         if (!next)
             return NULL;
 
         step++;
-        int count = mark_active(plan, xi, next, step, active);
+        count = mark_active(plan, ch, xi, next, step, active);
         xi = next;
-        if (count == 0)
-            break;
-        if (count < heads)
-            return update_heads_apart(plan, ch, xi, step, active);
     }
+    if (count > 0)
+        return update_heads_apart(plan, ch, xi, step, active);
     for (int h = 0; h < heads; h++)
         plan->update_steps[ch->head0 + h] = step;
     return xi;
@@ -664,9 +685,7 @@ static hop_node *associate(hop_graph *g, const hop_hopfield *layer, const hopfie
     const hop_hopfield_config *c = &layer->config;
     update_plan plan = {
         .g = g,
-        .separation = c->separation,
-        .steps_max = c->update_steps_max,
-        .eps = (double)c->update_steps_eps,
+        .config = c,
         .batch = sizes->batch,
         .queries = sizes->queries,
     };

@@ -613,7 +613,8 @@ hop_status hop_golden_load(const char *path, hop_golden_file *file, hop_error *e
 typedef enum option_type {
     OPT_INT,     /* an integer */
     OPT_SIZE,    /* an integer, or null for hop's 0 = default */
-    OPT_STEPS,   /* an integer, or null for an unbounded update loop (-1) */
+    OPT_STEPS,   /* an integer, null for an unbounded loop (-1), or {"tensor": [one per head]} */
+    OPT_EPS,     /* a number, or {"tensor": [one per head]} */
     OPT_FLOAT,   /* a number */
     OPT_SCALING, /* a number, null for the default, or {"tensor": [one per head]} */
     OPT_BOOL,
@@ -637,7 +638,7 @@ static const option hopfield_options[] = {
     {"pattern_projection_size", OPT_SIZE, HF(pattern_projection_size)},
     {"scaling", OPT_SCALING, HF(scaling)},
     {"update_steps_max", OPT_STEPS, HF(update_steps_max)},
-    {"update_steps_eps", OPT_FLOAT, HF(update_steps_eps)},
+    {"update_steps_eps", OPT_EPS, HF(update_steps_eps)},
     {"normalize_stored_pattern", OPT_BOOL, HF(normalize_stored_pattern)},
     {"normalize_stored_pattern_affine", OPT_BOOL, HF(normalize_stored_pattern_affine)},
     {"normalize_stored_pattern_eps", OPT_FLOAT, HF(normalize_stored_pattern_eps)},
@@ -681,14 +682,25 @@ static bool json_int(const cJSON *value, int *out)
     return true;
 }
 
-static hop_status apply_head_scaling(const hop_golden_case *c, const cJSON *value,
-                                     hop_golden_config *config, hop_error *err)
+/* Returns the "tensor" list of a per-head kwarg {"tensor": [...]}, or NULL after setting err. */
+static const cJSON *per_head_list(const hop_golden_case *c, const char *key, const cJSON *value,
+                                  hop_error *err)
 {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(value, "tensor");
     int n = cJSON_GetArraySize(list);
-    if (!cJSON_IsArray(list) || n < 1 || n > HOP_HOPFIELD_MAX_HEADS)
-        return kwarg_fail(c, HOP_ERR_PARSE, "scaling",
-                          "is an object without a \"tensor\" list of 1 to 1024 numbers", err);
+    if (cJSON_IsArray(list) && n >= 1 && n <= HOP_HOPFIELD_MAX_HEADS)
+        return list;
+    kwarg_fail(c, HOP_ERR_PARSE, key, "is an object without a \"tensor\" list of 1 to 1024 numbers",
+               err);
+    return NULL;
+}
+
+static hop_status apply_head_scaling(const hop_golden_case *c, const cJSON *value,
+                                     hop_golden_config *config, hop_error *err)
+{
+    const cJSON *list = per_head_list(c, "scaling", value, err);
+    if (!list)
+        return HOP_ERR_PARSE;
     int i = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, list)
@@ -697,7 +709,44 @@ static hop_status apply_head_scaling(const hop_golden_case *c, const cJSON *valu
             return kwarg_fail(c, HOP_ERR_PARSE, "scaling", "has a non-number tensor entry", err);
         config->head_scaling[i++] = (float)item->valuedouble;
     }
-    config->n_head_scaling = n;
+    config->n_head_scaling = i;
+    return HOP_OK;
+}
+
+static hop_status apply_head_steps_max(const hop_golden_case *c, const cJSON *value,
+                                       hop_hopfield_config *config, hop_error *err)
+{
+    const cJSON *list = per_head_list(c, "update_steps_max", value, err);
+    if (!list)
+        return HOP_ERR_PARSE;
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list)
+    {
+        if (!json_int(item, &config->head_update_steps_max[i++]))
+            return kwarg_fail(c, HOP_ERR_PARSE, "update_steps_max",
+                              "has a non-integer tensor entry", err);
+    }
+    config->n_head_update_steps_max = i;
+    return HOP_OK;
+}
+
+static hop_status apply_head_steps_eps(const hop_golden_case *c, const cJSON *value,
+                                       hop_hopfield_config *config, hop_error *err)
+{
+    const cJSON *list = per_head_list(c, "update_steps_eps", value, err);
+    if (!list)
+        return HOP_ERR_PARSE;
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list)
+    {
+        if (!cJSON_IsNumber(item))
+            return kwarg_fail(c, HOP_ERR_PARSE, "update_steps_eps", "has a non-number tensor entry",
+                              err);
+        config->head_update_steps_eps[i++] = (float)item->valuedouble;
+    }
+    config->n_head_update_steps_eps = i;
     return HOP_OK;
 }
 
@@ -706,9 +755,13 @@ static hop_status apply_number(const hop_golden_case *c, const option *opt, cons
 {
     if (opt->type == OPT_SCALING && cJSON_IsObject(value))
         return apply_head_scaling(c, value, config, err);
+    if (opt->type == OPT_EPS && cJSON_IsObject(value))
+        return apply_head_steps_eps(c, value, &config->hopfield, err);
     if (cJSON_IsArray(value) || cJSON_IsObject(value))
         return kwarg_fail(c, HOP_ERR_DATA, opt->key,
-                          "is a per-head tensor, which hop implements only for scaling", err);
+                          "is a list or an object; hop reads per-head scaling and "
+                          "update_steps_eps only as {\"tensor\": [...]}",
+                          err);
     if (opt->type == OPT_SCALING && cJSON_IsNull(value)) {
         *field = NAN;
         return HOP_OK;
@@ -720,15 +773,18 @@ static hop_status apply_number(const hop_golden_case *c, const option *opt, cons
 }
 
 static hop_status apply_integer(const hop_golden_case *c, const option *opt, const cJSON *value,
-                                int *field, hop_error *err)
+                                hop_golden_config *config, int *field, hop_error *err)
 {
     if (cJSON_IsNull(value) && opt->type != OPT_INT) {
         *field = opt->type == OPT_STEPS ? -1 : 0;
         return HOP_OK;
     }
-    if (opt->type == OPT_STEPS && (cJSON_IsArray(value) || cJSON_IsObject(value)))
+    if (opt->type == OPT_STEPS && cJSON_IsObject(value))
+        return apply_head_steps_max(c, value, &config->hopfield, err);
+    if (opt->type == OPT_STEPS && cJSON_IsArray(value))
         return kwarg_fail(c, HOP_ERR_DATA, opt->key,
-                          "is a per-head tensor, which hop does not implement", err);
+                          "is a list; hop reads a per-head tensor only as {\"tensor\": [...]}",
+                          err);
     if (!json_int(value, field))
         return kwarg_fail(c, HOP_ERR_PARSE, opt->key, "is not an integer", err);
     return HOP_OK;
@@ -767,7 +823,8 @@ static hop_status apply_option(const hop_golden_case *c, const option *opt, cons
     switch (opt->type) {
     case OPT_INT:
     case OPT_SIZE:
-    case OPT_STEPS: return apply_integer(c, opt, value, field, err);
+    case OPT_STEPS: return apply_integer(c, opt, value, config, field, err);
+    case OPT_EPS:
     case OPT_FLOAT:
     case OPT_SCALING: return apply_number(c, opt, value, config, field, err);
     case OPT_ACTIVATION: return apply_activation(c, value, field, err);
@@ -865,6 +922,32 @@ static hop_status config_for_class(const hop_golden_case *c, hop_golden_config *
                          c->name, c->line, c->class_name ? c->class_name : "(none)");
 }
 
+static hop_status check_per_head_count(const hop_golden_case *c, const char *key, int count,
+                                       int heads, hop_error *err)
+{
+    if (count == 0 || count == heads)
+        return HOP_OK;
+    char problem[96];
+    snprintf(problem, sizeof problem, "has %d tensor entries; it needs one entry per head (%d)",
+             count, heads);
+    return kwarg_fail(c, HOP_ERR_DATA, key, problem, err);
+}
+
+static hop_status check_per_head_counts(const hop_golden_case *c, const hop_golden_config *config,
+                                        hop_error *err)
+{
+    const hop_hopfield_config *h = &config->hopfield;
+    hop_status status =
+        check_per_head_count(c, "scaling", config->n_head_scaling, h->num_heads, err);
+    if (status == HOP_OK)
+        status = check_per_head_count(c, "update_steps_max", h->n_head_update_steps_max,
+                                      h->num_heads, err);
+    if (status == HOP_OK)
+        status = check_per_head_count(c, "update_steps_eps", h->n_head_update_steps_eps,
+                                      h->num_heads, err);
+    return status;
+}
+
 void hop_golden_config_bind(hop_golden_config *config)
 {
     config->hopfield.head_scaling = config->n_head_scaling > 0 ? config->head_scaling : NULL;
@@ -888,9 +971,8 @@ hop_status hop_golden_case_config(const hop_golden_case *c, hop_golden_config *c
             break;
     }
     cJSON_Delete(json);
-    if (status == HOP_OK && config->n_head_scaling > 0 &&
-        config->n_head_scaling != config->hopfield.num_heads)
-        status = kwarg_fail(c, HOP_ERR_DATA, "scaling", "has not one entry per head", err);
+    if (status == HOP_OK)
+        status = check_per_head_counts(c, config, err);
     hop_golden_config_bind(config);
     return status;
 }

@@ -3,8 +3,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hop/golden.h"
+#include "hop/gradcheck.h"
 #include "hop/layers.h"
 #include "hop/optim.h"
 
@@ -109,6 +112,30 @@ static void copy_rows(hop_params *ps, int src, int start, int n, int dst)
            d->numel * sizeof(float));
 }
 
+/*
+ * Copies head h of a packed two-head layer (input_size 8, hidden_size 4) into a one-head
+ * layer with separate q/k/v weights: its projection rows, biases and input LayerNorms.
+ */
+static void copy_head_params(hop_params *ps, const hop_hopfield *two, int h,
+                             const hop_hopfield *one)
+{
+    copy_rows(ps, two->in_proj_weight_id, 4 * h, 4, one->q_proj_weight_id);
+    copy_rows(ps, two->in_proj_weight_id, 8 + 4 * h, 4, one->k_proj_weight_id);
+    copy_rows(ps, two->in_proj_weight_id, 16 + 4 * h, 4, one->v_proj_weight_id);
+    const hop_param_info *bias2 = &ps->info[two->in_proj_bias_id];
+    float *bias1 = ps->values + ps->info[one->in_proj_bias_id].offset;
+    for (int part = 0; part < 3; part++)
+        memcpy(bias1 + 4 * part, ps->values + bias2->offset + 8 * part + 4 * h, 4 * sizeof(float));
+    const hop_layernorm_layer *n2[3] = {&two->norm_stored_pattern, &two->norm_state_pattern,
+                                        &two->norm_pattern_projection};
+    const hop_layernorm_layer *n1[3] = {&one->norm_stored_pattern, &one->norm_state_pattern,
+                                        &one->norm_pattern_projection};
+    for (int k = 0; k < 3; k++) {
+        copy_rows(ps, n2[k]->weight_id, 0, 8, n1[k]->weight_id);
+        copy_rows(ps, n2[k]->bias_id, 0, 8, n1[k]->bias_id);
+    }
+}
+
 Test(options, per_head_beta_matches_one_head_runs)
 {
     fixture f;
@@ -140,22 +167,7 @@ Test(options, per_head_beta_matches_one_head_runs)
         char prefix[16];
         snprintf(prefix, sizeof prefix, "one%d", h);
         cr_assert_eq(hop_hopfield_init(&one, &one_c, &f.ps, prefix, &f.rng, &f.err), HOP_OK);
-        copy_rows(&f.ps, two.in_proj_weight_id, 4 * h, 4, one.q_proj_weight_id);
-        copy_rows(&f.ps, two.in_proj_weight_id, 8 + 4 * h, 4, one.k_proj_weight_id);
-        copy_rows(&f.ps, two.in_proj_weight_id, 16 + 4 * h, 4, one.v_proj_weight_id);
-        const hop_param_info *bias2 = &f.ps.info[two.in_proj_bias_id];
-        float *bias1 = f.ps.values + f.ps.info[one.in_proj_bias_id].offset;
-        for (int part = 0; part < 3; part++)
-            memcpy(bias1 + 4 * part, f.ps.values + bias2->offset + 8 * part + 4 * h,
-                   4 * sizeof(float));
-        const hop_layernorm_layer *n2[3] = {&two.norm_stored_pattern, &two.norm_state_pattern,
-                                            &two.norm_pattern_projection};
-        const hop_layernorm_layer *n1[3] = {&one.norm_stored_pattern, &one.norm_state_pattern,
-                                            &one.norm_pattern_projection};
-        for (int k = 0; k < 3; k++) {
-            copy_rows(&f.ps, n2[k]->weight_id, 0, 8, n1[k]->weight_id);
-            copy_rows(&f.ps, n2[k]->bias_id, 0, 8, n1[k]->bias_id);
-        }
+        copy_head_params(&f.ps, &two, h, &one);
 
         hop_hopfield_info info1;
         hop_node *out1 = hop_hopfield_forward_patterns(f.g, &f.ps, &one, yn, rn, vn, NULL, &info1);
@@ -867,5 +879,416 @@ Test(options, energy_finite_with_mask_and_sparsemax)
         for (size_t i = 0; i < n; i++)
             cr_expect(isfinite(energy[i]), "head %d, energy %zu is %g", h, i, (double)energy[i]);
     }
+    fixture_free(&f);
+}
+
+/* Per-head update steps: update_steps_max and update_steps_eps given per head. */
+
+enum { RUN_BATCH = 2, RUN_STORED = 5, RUN_QUERIES = 3 };
+
+/* Inputs of the runs and the weights w of loss = sum(output * w) for the two-head output. */
+typedef struct head_inputs {
+    float y[RUN_BATCH * RUN_STORED * 8];
+    float r[RUN_BATCH * RUN_QUERIES * 8];
+    float v[RUN_BATCH * RUN_STORED * 8];
+    float w[RUN_BATCH * RUN_QUERIES * 8];
+} head_inputs;
+
+/* What one forward and backward run leaves: values, step counts and gradients. */
+typedef struct head_run {
+    float out[RUN_BATCH * RUN_QUERIES * 8];
+    float association[RUN_BATCH * 2 * RUN_QUERIES * RUN_STORED];
+    int steps[2];
+    float grad_y[RUN_BATCH * RUN_STORED * 8];
+    float grad_r[RUN_BATCH * RUN_QUERIES * 8];
+    float grad_v[RUN_BATCH * RUN_STORED * 8];
+    float *grad_params; /* a copy of every parameter gradient, ps.total floats */
+} head_run;
+
+/* Runs layer on a fresh graph with loss = sum(output * w) and records the results in run. */
+static void run_heads(fixture *f, const hop_hopfield *layer, const head_inputs *in, const float *w,
+                      head_run *run)
+{
+    hop_graph_reset(f->g);
+    hop_params_zero_grad(&f->ps);
+    float y[sizeof in->y / sizeof(float)], r[sizeof in->r / sizeof(float)];
+    float v[sizeof in->v / sizeof(float)];
+    memcpy(y, in->y, sizeof y);
+    memcpy(r, in->r, sizeof r);
+    memcpy(v, in->v, sizeof v);
+    hop_node *yn = hop_input_grad(f->g, 3, (int[]){RUN_BATCH, RUN_STORED, 8}, y);
+    hop_node *rn = hop_input_grad(f->g, 3, (int[]){RUN_BATCH, RUN_QUERIES, 8}, r);
+    hop_node *vn = hop_input_grad(f->g, 3, (int[]){RUN_BATCH, RUN_STORED, 8}, v);
+    hop_hopfield_info info;
+    hop_node *out = hop_hopfield_forward_patterns(f->g, &f->ps, layer, yn, rn, vn, NULL, &info);
+    cr_assert_not_null(out, "%s", f->ctx.error.message);
+
+    int n = (int)hop_tensor_numel(&out->value);
+    hop_node *flat = hop_reshape(f->g, out, 2, (int[]){1, n});
+    hop_node *weights = hop_constant(f->g, 2, (int[]){1, n}, w);
+    hop_node *loss = hop_sum(f->g, hop_mul(f->g, flat, weights), 1, 0);
+    cr_assert_not_null(loss, "%s", f->ctx.error.message);
+    cr_assert_eq(hop_backward(f->g, loss), HOP_OK, "%s", f->ctx.error.message);
+
+    memcpy(run->out, out->value.data, (size_t)n * sizeof(float));
+    memcpy(run->association, info.association->value.data,
+           hop_tensor_numel(&info.association->value) * sizeof(float));
+    for (int h = 0; h < info.num_heads; h++)
+        run->steps[h] = info.update_steps[h];
+    memcpy(run->grad_y, yn->grad, sizeof run->grad_y);
+    memcpy(run->grad_r, rn->grad, sizeof run->grad_r);
+    memcpy(run->grad_v, vn->grad, sizeof run->grad_v);
+    run->grad_params = malloc(f->ps.total * sizeof(float));
+    cr_assert_not_null(run->grad_params);
+    memcpy(run->grad_params, f->ps.grads, f->ps.total * sizeof(float));
+}
+
+static const float *param_grad(const fixture *f, const head_run *run, int id, int row)
+{
+    const hop_param_info *info = &f->ps.info[id];
+    size_t width = info->ndim == 2 ? (size_t)info->shape[1] : 1;
+    return run->grad_params + info->offset + (size_t)row * width;
+}
+
+/* Checks that head h of the two-head run equals the one-head run, gradients included. */
+static void expect_head_matches(const fixture *f, const hop_hopfield *two, const head_run *run2,
+                                int h, const hop_hopfield *one, const head_run *run1)
+{
+    float block[RUN_BATCH * RUN_QUERIES * 4];
+    for (int i = 0; i < RUN_BATCH * RUN_QUERIES; i++)
+        memcpy(block + 4 * i, run2->out + 8 * i + 4 * h, 4 * sizeof(float));
+    expect_close(block, run1->out, sizeof block / sizeof(float), 1e-5, "head output");
+
+    int cells = RUN_QUERIES * RUN_STORED;
+    for (int b = 0; b < RUN_BATCH; b++)
+        expect_close(run2->association + (b * 2 + h) * cells, run1->association + b * cells,
+                     (size_t)cells, 1e-6, "head association");
+    cr_expect_eq(run2->steps[h], run1->steps[0], "head %d: %d steps, the one-head run %d", h,
+                 run2->steps[h], run1->steps[0]);
+
+    const int one_ids[3] = {one->q_proj_weight_id, one->k_proj_weight_id, one->v_proj_weight_id};
+    for (int part = 0; part < 3; part++)
+        expect_close(param_grad(f, run2, two->in_proj_weight_id, 8 * part + 4 * h),
+                     param_grad(f, run1, one_ids[part], 0), 4 * 8, 1e-5, "projection gradient");
+    for (int part = 0; part < 3; part++)
+        expect_close(param_grad(f, run2, two->in_proj_bias_id, 8 * part + 4 * h),
+                     param_grad(f, run1, one->in_proj_bias_id, 4 * part), 4, 1e-5,
+                     "projection bias gradient");
+}
+
+/* Sums of the two one-head runs' gradients of what the heads share: inputs and LayerNorms. */
+static void expect_shared_gradients_add_up(const fixture *f, const hop_hopfield *two,
+                                           const head_run *run2, const hop_hopfield *ones,
+                                           const head_run *runs)
+{
+    const struct {
+        const float *two, *one0, *one1;
+        size_t n;
+        const char *what;
+    } inputs[3] = {
+        {run2->grad_y, runs[0].grad_y, runs[1].grad_y, sizeof run2->grad_y / 4, "stored gradient"},
+        {run2->grad_r, runs[0].grad_r, runs[1].grad_r, sizeof run2->grad_r / 4, "state gradient"},
+        {run2->grad_v, runs[0].grad_v, runs[1].grad_v, sizeof run2->grad_v / 4,
+         "projection input gradient"},
+    };
+    for (int k = 0; k < 3; k++) {
+        float sum[RUN_BATCH * RUN_STORED * 8];
+        for (size_t i = 0; i < inputs[k].n; i++)
+            sum[i] = inputs[k].one0[i] + inputs[k].one1[i];
+        expect_close(inputs[k].two, sum, inputs[k].n, 1e-5, inputs[k].what);
+    }
+
+    const hop_layernorm_layer *n2[3] = {&two->norm_stored_pattern, &two->norm_state_pattern,
+                                        &two->norm_pattern_projection};
+    for (int k = 0; k < 3; k++) {
+        const hop_layernorm_layer *n1[2][3] = {
+            {&ones[0].norm_stored_pattern, &ones[0].norm_state_pattern,
+             &ones[0].norm_pattern_projection},
+            {&ones[1].norm_stored_pattern, &ones[1].norm_state_pattern,
+             &ones[1].norm_pattern_projection},
+        };
+        float weight[8], bias[8];
+        for (int i = 0; i < 8; i++) {
+            weight[i] = param_grad(f, &runs[0], n1[0][k]->weight_id, 0)[i] +
+                        param_grad(f, &runs[1], n1[1][k]->weight_id, 0)[i];
+            bias[i] = param_grad(f, &runs[0], n1[0][k]->bias_id, 0)[i] +
+                      param_grad(f, &runs[1], n1[1][k]->bias_id, 0)[i];
+        }
+        expect_close(param_grad(f, run2, n2[k]->weight_id, 0), weight, 8, 1e-5,
+                     "LayerNorm weight gradient");
+        expect_close(param_grad(f, run2, n2[k]->bias_id, 0), bias, 8, 1e-5,
+                     "LayerNorm bias gradient");
+    }
+}
+
+/*
+ * Runs c (two heads, input_size 8, no output projection) against two one-head layers that
+ * take head h's weights and steps_max[h], eps[h], and checks that they agree. Returns the
+ * update steps of the two heads in steps.
+ */
+static void compare_with_one_head_runs(const hop_hopfield_config *c, const int steps_max[2],
+                                       const float eps[2], uint64_t seed, int steps[2])
+{
+    fixture f;
+    fixture_init(&f, seed);
+    hop_hopfield two, ones[2];
+    init_core(&f, &two, c);
+    for (int h = 0; h < 2; h++) {
+        hop_hopfield_config one_c = *c;
+        one_c.num_heads = 1;
+        one_c.hidden_size = one_c.pattern_size = 4;
+        one_c.n_head_update_steps_max = one_c.n_head_update_steps_eps = 0;
+        one_c.update_steps_max = steps_max[h];
+        one_c.update_steps_eps = eps[h];
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "one%d", h);
+        cr_assert_eq(hop_hopfield_init(&ones[h], &one_c, &f.ps, prefix, &f.rng, &f.err), HOP_OK,
+                     "%s", f.err.message);
+        copy_head_params(&f.ps, &two, h, &ones[h]);
+    }
+
+    head_inputs in;
+    randomize(&f.rng, in.y, sizeof in.y / sizeof(float), 1.0f);
+    randomize(&f.rng, in.r, sizeof in.r / sizeof(float), 1.0f);
+    randomize(&f.rng, in.v, sizeof in.v / sizeof(float), 1.0f);
+    randomize(&f.rng, in.w, sizeof in.w / sizeof(float), 1.0f);
+    head_run run2, runs[2];
+    run_heads(&f, &two, &in, in.w, &run2);
+    for (int h = 0; h < 2; h++) {
+        float w[RUN_BATCH * RUN_QUERIES * 4];
+        for (int i = 0; i < RUN_BATCH * RUN_QUERIES; i++)
+            memcpy(w + 4 * i, in.w + 8 * i + 4 * h, 4 * sizeof(float));
+        run_heads(&f, &ones[h], &in, w, &runs[h]);
+        expect_head_matches(&f, &two, &run2, h, &ones[h], &runs[h]);
+    }
+    expect_shared_gradients_add_up(&f, &two, &run2, ones, runs);
+
+    steps[0] = run2.steps[0];
+    steps[1] = run2.steps[1];
+    free(run2.grad_params);
+    free(runs[0].grad_params);
+    free(runs[1].grad_params);
+    fixture_free(&f);
+}
+
+static hop_hopfield_config two_head_config(void)
+{
+    hop_hopfield_config c = hop_hopfield_config_default(8);
+    c.num_heads = 2;
+    c.disable_out_projection = true;
+    return c;
+}
+
+Test(options, per_head_steps_max_matches_one_head_runs)
+{
+    hop_hopfield_config c = two_head_config();
+    c.update_steps_eps = 1e-30f;
+    c.n_head_update_steps_max = 2;
+    c.head_update_steps_max[0] = 1;
+    c.head_update_steps_max[1] = 4;
+    const int steps_max[2] = {1, 4};
+    const float eps[2] = {1e-30f, 1e-30f};
+    int steps[2];
+    compare_with_one_head_runs(&c, steps_max, eps, 31, steps);
+    cr_expect_eq(steps[0], 1);
+    cr_expect_eq(steps[1], 4);
+}
+
+Test(options, per_head_eps_stops_heads_apart)
+{
+    hop_hopfield_config c = two_head_config();
+    c.scaling = 2.0f;
+    c.update_steps_max = -1;
+    c.n_head_update_steps_eps = 2;
+    c.head_update_steps_eps[0] = 1e-1f;
+    c.head_update_steps_eps[1] = 1e-6f;
+    const int steps_max[2] = {-1, -1};
+    const float eps[2] = {1e-1f, 1e-6f};
+    int steps[2];
+    compare_with_one_head_runs(&c, steps_max, eps, 32, steps);
+    cr_expect_geq(steps[0], 1, "every head takes one update before the test can stop it");
+    cr_expect_lt(steps[0], steps[1], "the looser eps stops head 0 first (%d, %d steps)", steps[0],
+                 steps[1]);
+}
+
+/* Per-head steps_max and eps together: each head follows its own pair. */
+Test(options, per_head_steps_and_eps_combined)
+{
+    hop_hopfield_config c = two_head_config();
+    c.scaling = 2.0f;
+    c.n_head_update_steps_max = c.n_head_update_steps_eps = 2;
+    c.head_update_steps_max[0] = -1;
+    c.head_update_steps_max[1] = 2;
+    c.head_update_steps_eps[0] = 1e-6f;
+    c.head_update_steps_eps[1] = 1e-30f;
+    const int steps_max[2] = {-1, 2};
+    const float eps[2] = {1e-6f, 1e-30f};
+    int steps[2];
+    compare_with_one_head_runs(&c, steps_max, eps, 33, steps);
+    cr_expect_gt(steps[0], 2, "head 0 runs until its eps stops it (%d steps)", steps[0]);
+    cr_expect_eq(steps[1], 2);
+}
+
+Test(options, per_head_zero_steps_keeps_first_association)
+{
+    hop_hopfield_config c = two_head_config();
+    c.update_steps_eps = 1e-30f;
+    c.n_head_update_steps_max = 2;
+    c.head_update_steps_max[0] = 3;
+    c.head_update_steps_max[1] = 0;
+    const int steps_max[2] = {3, 0};
+    const float eps[2] = {1e-30f, 1e-30f};
+    int steps[2];
+    compare_with_one_head_runs(&c, steps_max, eps, 34, steps);
+    cr_expect_eq(steps[0], 3);
+    cr_expect_eq(steps[1], 0);
+}
+
+typedef struct bad_steps {
+    int n_steps, steps1, n_eps;
+    float eps1;
+    const char *expected;
+} bad_steps;
+
+Test(options, per_head_steps_rejects_bad_values)
+{
+    static const bad_steps table[] = {
+        {1, 1, 0, 1e-4f, "n_head_update_steps_max 1 is invalid"},
+        {3, 1, 0, 1e-4f, "n_head_update_steps_max 3 is invalid"},
+        {2, -2, 0, 1e-4f, "head_update_steps_max[1] -2 is invalid"},
+        {0, 1, 1, 1e-4f, "n_head_update_steps_eps 1 is invalid"},
+        {0, 1, 2, 0.0f, "head_update_steps_eps[1] 0 is invalid"},
+        {0, 1, 2, -1e-3f, "head_update_steps_eps[1] -0.001 is invalid"},
+        {0, 1, 2, NAN, "head_update_steps_eps[1] nan is invalid"},
+        {0, 1, 2, INFINITY, "head_update_steps_eps[1] inf is invalid"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        hop_hopfield_config c = two_head_config();
+        c.n_head_update_steps_max = table[i].n_steps;
+        c.head_update_steps_max[0] = 2;
+        c.head_update_steps_max[1] = table[i].steps1;
+        c.n_head_update_steps_eps = table[i].n_eps;
+        c.head_update_steps_eps[0] = 1e-4f;
+        c.head_update_steps_eps[1] = table[i].eps1;
+        hop_error err;
+        hop_error_clear(&err);
+        cr_expect_eq(hop_hopfield_config_check(&c, "core", &err), HOP_ERR_ARG, "case %zu", i);
+        cr_expect(strstr(err.message, table[i].expected) != NULL, "case %zu: message '%s'", i,
+                  err.message);
+        cr_expect(strstr(err.message, "'core'") != NULL, "case %zu names the layer", i);
+    }
+
+    hop_hopfield_config c = two_head_config();
+    c.n_head_update_steps_max = c.n_head_update_steps_eps = 2;
+    c.head_update_steps_max[0] = -1;
+    c.head_update_steps_max[1] = 0;
+    c.head_update_steps_eps[0] = c.head_update_steps_eps[1] = 1e-3f;
+    hop_error err;
+    cr_expect_eq(hop_hopfield_config_check(&c, "core", &err), HOP_OK, "%s", err.message);
+}
+
+static hop_golden_case per_head_case(const char *kwargs)
+{
+    hop_golden_case c;
+    memset(&c, 0, sizeof c);
+    c.name = "per_head";
+    c.class_name = "Hopfield";
+    c.kwargs = (char *)kwargs;
+    c.line = 3;
+    return c;
+}
+
+Test(options, golden_kwargs_map_per_head_steps)
+{
+    hop_golden_case c = per_head_case("{\"input_size\":8,\"num_heads\":2,"
+                                      "\"update_steps_max\":{\"tensor\":[1,4]},"
+                                      "\"update_steps_eps\":{\"tensor\":[0.5,1e-30]}}");
+    hop_golden_config config;
+    hop_error err;
+    cr_assert_eq(hop_golden_case_config(&c, &config, &err), HOP_OK, "%s", err.message);
+    cr_expect_eq(config.hopfield.n_head_update_steps_max, 2);
+    cr_expect_eq(config.hopfield.head_update_steps_max[0], 1);
+    cr_expect_eq(config.hopfield.head_update_steps_max[1], 4);
+    cr_expect_eq(config.hopfield.n_head_update_steps_eps, 2);
+    cr_expect_eq(config.hopfield.head_update_steps_eps[0], 0.5f);
+    cr_expect_eq(config.hopfield.head_update_steps_eps[1], 1e-30f);
+    cr_expect_eq(config.hopfield.update_steps_max, 0, "the scalar stays at its default");
+
+    const struct {
+        const char *kwargs;
+        hop_status status;
+        const char *expected;
+    } bad[] = {
+        {"{\"input_size\":8,\"num_heads\":2,\"update_steps_max\":{\"tensor\":[1]}}", HOP_ERR_DATA,
+         "one entry per head"},
+        {"{\"input_size\":8,\"num_heads\":2,\"update_steps_eps\":{\"tensor\":[1e-3,1e-3,1e-3]}}",
+         HOP_ERR_DATA, "one entry per head"},
+        {"{\"input_size\":8,\"num_heads\":2,\"update_steps_max\":{\"tensor\":[1,2.5]}}",
+         HOP_ERR_PARSE, "non-integer"},
+        {"{\"input_size\":8,\"num_heads\":2,\"update_steps_eps\":{\"tensor\":[1e-3,\"x\"]}}",
+         HOP_ERR_PARSE, "non-number"},
+        {"{\"input_size\":8,\"update_steps_max\":{\"values\":[1]}}", HOP_ERR_PARSE,
+         "'update_steps_max'"},
+        {"{\"input_size\":8,\"update_steps_eps\":[1e-3]}", HOP_ERR_DATA, "'update_steps_eps'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = per_head_case(bad[i].kwargs);
+        hop_status status = hop_golden_case_config(&c, &config, &err);
+        cr_expect_eq(status, bad[i].status, "kwargs %s: status %d", bad[i].kwargs, status);
+        cr_expect(strstr(err.message, bad[i].expected) != NULL, "kwargs %s: message '%s'",
+                  bad[i].kwargs, err.message);
+    }
+}
+
+/* Finite-difference check of per-head steps (1, 3) and per-head eps. */
+
+typedef struct steps_model {
+    hop_hopfield layer;
+    head_inputs in;
+} steps_model;
+
+static hop_node *steps_loss(hop_graph *g, hop_params *ps, void *user)
+{
+    steps_model *m = user;
+    hop_node *y = hop_input(g, 3, (int[]){RUN_BATCH, RUN_STORED, 8}, m->in.y);
+    hop_node *r = hop_input(g, 3, (int[]){RUN_BATCH, RUN_QUERIES, 8}, m->in.r);
+    hop_node *v = hop_input(g, 3, (int[]){RUN_BATCH, RUN_STORED, 8}, m->in.v);
+    hop_node *out = hop_hopfield_forward_patterns(g, ps, &m->layer, y, r, v, NULL, NULL);
+    if (!out)
+        return NULL;
+    int n = (int)hop_tensor_numel(&out->value);
+    hop_node *flat = hop_reshape(g, out, 2, (int[]){1, n});
+    hop_node *w = hop_constant(g, 2, (int[]){1, n}, m->in.w);
+    return hop_sum(g, hop_mul(g, flat, w), 1, 0);
+}
+
+Test(options, per_head_steps_gradcheck)
+{
+    fixture f;
+    fixture_init(&f, 35);
+    hop_hopfield_config c = two_head_config();
+    c.n_head_update_steps_max = c.n_head_update_steps_eps = 2;
+    c.head_update_steps_max[0] = 1;
+    c.head_update_steps_max[1] = 3;
+    c.head_update_steps_eps[0] = c.head_update_steps_eps[1] = 1e-30f;
+    static steps_model m;
+    init_core(&f, &m.layer, &c);
+    /* Smaller parameters than init_core's keep float32 central differences accurate. */
+    randomize(&f.rng, f.ps.values, f.ps.total, 0.25f);
+    randomize(&f.rng, m.in.y, sizeof m.in.y / sizeof(float), 1.0f);
+    randomize(&f.rng, m.in.r, sizeof m.in.r / sizeof(float), 1.0f);
+    randomize(&f.rng, m.in.v, sizeof m.in.v / sizeof(float), 1.0f);
+    for (size_t i = 0; i < sizeof m.in.w / sizeof(float); i++)
+        m.in.w[i] = 2.0f * hop_rng_uniform(&f.rng) - 1.0f;
+
+    hop_gradcheck_options options = hop_gradcheck_defaults();
+    options.eps = 2e-3;
+    options.atol = 5e-4;
+    options.rtol = 5e-3;
+    hop_gradcheck_result result;
+    cr_assert_eq(hop_gradcheck(&f.ps, steps_loss, &m, &options, &result, &f.err), HOP_OK, "%s",
+                 f.err.message);
+    cr_expect(result.passed, "%s", result.message);
+    cr_expect_gt(result.checked, 0);
     fixture_free(&f);
 }

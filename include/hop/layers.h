@@ -107,8 +107,9 @@ hop_node *hop_dropout_layer_forward(hop_graph *g, hop_params *params,
  * the separation function (softmax by default). Each update step sets the state to
  * beta_h xi K_h (in projected key space, not re-projected) and recomputes xi. A head stops when it
  * has taken update_steps_max steps, or after a step where the maximum over the batch of the
- * Frobenius norm of the change of xi is at most update_steps_eps. The output is concat_h(xi_h P_h),
- * then the output projection and the association activation.
+ * Frobenius norm of the change of xi is at most update_steps_eps. Both limits may be given per
+ * head, and a stopped head keeps its last xi. The output is concat_h(xi_h P_h), then the output
+ * projection and the association activation.
  */
 
 /* Activation applied to the output of the association (the reference's association_activation). */
@@ -130,7 +131,7 @@ typedef enum hop_hopfield_separation {
     HOP_HOPFIELD_SEPARATION_ENTMAX15 = HOP_SEPARATION_ENTMAX15,
 } hop_hopfield_separation;
 
-/* Most heads a layer may have; it sizes the per-head beta table. */
+/* Most heads a layer may have; it sizes the per-head beta and stopping tables. */
 #define HOP_HOPFIELD_MAX_HEADS 1024
 
 typedef struct hop_hopfield_config {
@@ -155,6 +156,15 @@ typedef struct hop_hopfield_config {
     bool beta_trainable;
     int update_steps_max;   /* extra updates after the first separation; negative: unbounded */
     float update_steps_eps; /* stopping threshold, greater than 0 */
+    /*
+     * Per-head update_steps_max: 0 (the default) gives every head update_steps_max, num_heads
+     * gives head h at most head_update_steps_max[h] updates, each >= 0 or -1 for unbounded.
+     */
+    int n_head_update_steps_max;
+    int head_update_steps_max[HOP_HOPFIELD_MAX_HEADS];
+    /* Per-head update_steps_eps: 0 or num_heads values, each greater than 0. */
+    int n_head_update_steps_eps;
+    float head_update_steps_eps[HOP_HOPFIELD_MAX_HEADS];
     bool normalize_stored_pattern;
     bool normalize_stored_pattern_affine;
     float normalize_stored_pattern_eps;
