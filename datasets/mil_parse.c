@@ -1,5 +1,6 @@
 /* Parsers and file loaders for MIL datasets in derived CSV and UCI Musk format. */
 #include "hop/data.h"
+#include "hop/loaders.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -7,12 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "csv.h"
 
 #define EXCERPT_MAX 48
-#define READ_CHUNK  (1 << 16)
 
 typedef struct mil_parser {
     hop_csv_reader reader;
@@ -416,115 +415,6 @@ hop_status hop_mil_parse(const char *buffer, size_t length, const char *source,
     return status;
 }
 
-static int has_suffix(const char *text, const char *suffix)
-{
-    size_t length = strlen(text);
-    size_t suffix_length = strlen(suffix);
-    return length >= suffix_length && strcmp(text + length - suffix_length, suffix) == 0;
-}
-
-static hop_status grow_buffer(char **data, size_t *capacity, size_t needed, const char *path,
-                              hop_error *err)
-{
-    if (needed <= *capacity)
-        return HOP_OK;
-    size_t new_capacity = *capacity ? *capacity : READ_CHUNK;
-    while (new_capacity < needed)
-        new_capacity *= 2;
-    char *grown = realloc(*data, new_capacity);
-    if (!grown)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory reading \"%s\" (%zu bytes)", path,
-                             new_capacity);
-    *data = grown;
-    *capacity = new_capacity;
-    return HOP_OK;
-}
-
-static hop_status io_error(const char *verb, const char *path, int errnum, hop_error *err)
-{
-    char reason[128] = "unknown error";
-    if (errnum)
-        strerror_r(errnum, reason, sizeof reason);
-    return hop_error_set(err, HOP_ERR_IO, "cannot %s \"%s\": %s; check the path and permissions",
-                         verb, path, reason);
-}
-
-static hop_status read_plain(const char *path, char **data, size_t *length, hop_error *err)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return io_error("open", path, errno, err);
-
-    size_t capacity = 0;
-    hop_status status = HOP_OK;
-    *length = 0;
-    while (status == HOP_OK) {
-        status = grow_buffer(data, &capacity, *length + READ_CHUNK, path, err);
-        if (status != HOP_OK)
-            break;
-        errno = 0;
-        size_t n = fread(*data + *length, 1, READ_CHUNK, file);
-        *length += n;
-        if (n < READ_CHUNK) {
-            if (ferror(file))
-                status = io_error("read", path, errno, err);
-            break;
-        }
-    }
-    fclose(file);
-    return status;
-}
-
-static hop_status gzip_error(const char *path, gzFile file, hop_error *err)
-{
-    int errnum = Z_OK;
-    const char *reason = gzerror(file, &errnum);
-    if (errnum == Z_ERRNO)
-        return io_error("read", path, errno, err);
-    return hop_error_set(err, HOP_ERR_IO,
-                         "cannot read \"%s\": gzip data is truncated or corrupt (zlib: %s); "
-                         "download or compress the file again",
-                         path, reason);
-}
-
-static hop_status read_gzip(const char *path, char **data, size_t *length, hop_error *err)
-{
-    errno = 0;
-    gzFile file = gzopen(path, "rb");
-    if (!file)
-        return io_error("open", path, errno ? errno : ENOMEM, err);
-
-    size_t capacity = 0;
-    hop_status status = HOP_OK;
-    *length = 0;
-    for (;;) {
-        status = grow_buffer(data, &capacity, *length + READ_CHUNK, path, err);
-        if (status != HOP_OK)
-            break;
-        int n = gzread(file, *data + *length, READ_CHUNK);
-        if (n < 0) {
-            status = gzip_error(path, file, err);
-            break;
-        }
-        *length += (size_t)n;
-        if (n == 0)
-            break;
-    }
-
-    /* zlib reports a stream that ends early only through gzerror and gzclose. */
-    int errnum = Z_OK;
-    gzerror(file, &errnum);
-    if (status == HOP_OK && errnum != Z_OK)
-        status = gzip_error(path, file, err);
-    int closed = gzclose(file);
-    if (status == HOP_OK && closed != Z_OK)
-        status = hop_error_set(err, HOP_ERR_IO,
-                               "cannot read \"%s\": gzip data is truncated or corrupt (zlib "
-                               "error %d); download or compress the file again",
-                               path, closed);
-    return status;
-}
-
 hop_status hop_mil_load(const char *path, hop_mil_dataset *out, hop_error *err)
 {
     char *data = NULL;
@@ -534,8 +424,7 @@ hop_status hop_mil_load(const char *path, hop_mil_dataset *out, hop_error *err)
     if (!path)
         return hop_error_set(err, HOP_ERR_ARG, "no dataset path given");
 
-    hop_status status = has_suffix(path, ".gz") ? read_gzip(path, &data, &length, err)
-                                                : read_plain(path, &data, &length, err);
+    hop_status status = hop_file_read(path, (unsigned char **)&data, &length, err);
     if (status == HOP_OK && length == 0)
         status = hop_error_set(err, HOP_ERR_DATA,
                                "%s: the file is empty; expected one instance per line", path);

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "hop/data.h"
+#include "hop/loaders.h"
 
 /* A growing dataset during parsing or generation. */
 typedef struct builder {
@@ -310,35 +310,9 @@ hop_status hop_seq_parse(const char *buffer, size_t length, const char *source,
 hop_status hop_seq_load(const char *path, hop_seq_dataset *out, hop_error *err)
 {
     memset(out, 0, sizeof *out);
-    gzFile file = gzopen(path, "rb");
-    if (!file)
-        return hop_error_set(err, HOP_ERR_IO, "cannot open %s: %s", path,
-                             errno ? strerror(errno) : "out of memory");
-    size_t length = 0, capacity = 1 << 16;
-    char *data = malloc(capacity);
-    hop_status status =
-        data ? HOP_OK : hop_error_set(err, HOP_ERR_NOMEM, "out of memory reading %s", path);
-    while (status == HOP_OK) {
-        if (capacity - length < (1 << 16)) {
-            if (!grow((void **)&data, 1, capacity * 2)) {
-                status = hop_error_set(err, HOP_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            capacity *= 2;
-        }
-        int n = gzread(file, data + length, 1 << 16);
-        if (n < 0) {
-            int errnum = 0;
-            status =
-                hop_error_set(err, HOP_ERR_IO, "cannot read %s: %s", path, gzerror(file, &errnum));
-        }
-        if (n <= 0)
-            break;
-        length += (size_t)n;
-    }
-    if (gzclose(file) != Z_OK && status == HOP_OK)
-        status = hop_error_set(err, HOP_ERR_IO, "cannot read %s: gzip data is truncated or corrupt",
-                               path);
+    char *data = NULL;
+    size_t length = 0;
+    hop_status status = hop_file_read(path, (unsigned char **)&data, &length, err);
     if (status == HOP_OK)
         status = hop_seq_parse(data, length, path, out, err);
     free(data);

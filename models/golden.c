@@ -1,5 +1,6 @@
 /* Golden-file parser and the mapping of a case's kwargs onto hop layer configurations. */
 #include "hop/golden.h"
+#include "hop/loaders.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -554,48 +555,12 @@ hop_status hop_golden_parse(const char *text, size_t length, hop_golden_file *fi
     return status;
 }
 
-static hop_status read_all(const char *path, char **text, size_t *length, hop_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hop_error_set(err, HOP_ERR_IO, "cannot open golden file '%s': %s", path,
-                             strerror(errno));
-    size_t capacity = 1 << 16, used = 0;
-    char *buf = malloc(capacity);
-    while (buf) {
-        used += fread(buf + used, 1, capacity - used, f);
-        if (used < capacity)
-            break;
-        char *grown = realloc(buf, capacity * 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        capacity *= 2;
-    }
-    int read_errno = ferror(f) ? errno : 0;
-    bool failed = ferror(f);
-    fclose(f);
-    if (!buf)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory reading '%s'", path);
-    if (failed) {
-        free(buf);
-        return hop_error_set(err, HOP_ERR_IO, "failed to read golden file '%s': %s", path,
-                             read_errno ? strerror(read_errno) : "read error");
-    }
-    *text = buf;
-    *length = used;
-    return HOP_OK;
-}
-
 hop_status hop_golden_load(const char *path, hop_golden_file *file, hop_error *err)
 {
     memset(file, 0, sizeof *file);
     char *text = NULL;
     size_t length = 0;
-    hop_status status = read_all(path, &text, &length, err);
+    hop_status status = hop_file_read(path, (unsigned char **)&text, &length, err);
     if (status != HOP_OK)
         return status;
 

@@ -278,7 +278,7 @@ Test(checkpoint, cli_resume_and_predict, .timeout = 120)
     snprintf(command, sizeof command, "cd %s && %s predict --model c.st --data missing.tsv 2>&1",
              dir, HOP_CLI_PATH);
     cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
-    cr_assert(strstr(out, "hop predict: cannot open missing.tsv") != NULL, "output: %s", out);
+    cr_assert(strstr(out, "hop predict: cannot open \"missing.tsv\"") != NULL, "output: %s", out);
     snprintf(command, sizeof command,
              "cd %s && rm -f s.tsv bags.csv att.csv straight.st resumed.st c.st && rmdir %s", dir,
              dir);
