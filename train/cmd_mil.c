@@ -464,35 +464,8 @@ static hop_status sequence_report(const mil_options *o, const hop_mil_fold_resul
     if (!o->report)
         return HOP_OK;
 
-    double auc[n], acc[n], summary[4];
-    for (int i = 0; i < n; i++) {
-        auc[i] = results[i].auc;
-        acc[i] = results[i].accuracy;
-    }
-    mean_std(auc, n, &summary[0], &summary[1]);
-    mean_std(acc, n, &summary[2], &summary[3]);
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "dataset", o->sequences);
-    cJSON_AddNumberToObject(root, "folds", o->folds);
-    cJSON_AddNumberToObject(root, "repeats", o->repeats);
-    cJSON_AddNumberToObject(root, "auc_mean", summary[0]);
-    cJSON_AddNumberToObject(root, "auc_std", summary[1]);
-    cJSON_AddNumberToObject(root, "acc_mean", summary[2]);
-    cJSON_AddNumberToObject(root, "acc_std", summary[3]);
+    cJSON *root = report_json(o->sequences, o->folds, o->repeats, results, true);
     add_number_or_null(root, "attention_ratio", ratio);
-    cJSON *list = cJSON_AddArrayToObject(root, "per_fold");
-    for (int i = 0; i < n; i++) {
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "repeat", results[i].repeat + 1);
-        cJSON_AddNumberToObject(f, "fold", results[i].fold + 1);
-        cJSON_AddNumberToObject(f, "n_train", results[i].n_train);
-        cJSON_AddNumberToObject(f, "n_test", results[i].n_test);
-        cJSON_AddNumberToObject(f, "auc", results[i].auc);
-        cJSON_AddNumberToObject(f, "accuracy", results[i].accuracy);
-        cJSON_AddNumberToObject(f, "train_loss", results[i].train_loss);
-        add_number_or_null(f, "attention_ratio", results[i].attention_ratio);
-        cJSON_AddItemToArray(list, f);
-    }
     hop_status status = write_json(o->report, root, err);
     cJSON_Delete(root);
     return status;

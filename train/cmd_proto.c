@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "hop/blas.h"
 #include "hop/memory.h"
+#include "hop/metrics.h"
 #include "hop/proto.h"
 #include "report.h"
 
@@ -334,7 +335,7 @@ static void summarise(const fold_result *results, int n, int model, double *mean
     double values[n];
     for (int i = 0; i < n; i++)
         values[i] = results[i].accuracy[model];
-    mean_std(values, n, mean, std);
+    hop_mean_std(values, (size_t)n, mean, std, NULL);
 }
 
 static void print_summary(const proto_options *o, const hop_proto_data *d,

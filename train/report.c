@@ -6,19 +6,7 @@
 #include <string.h>
 
 #include "hop/io.h"
-
-void mean_std(const double *values, int n, double *mean, double *std)
-{
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += values[i];
-    *mean = n ? sum / n : 0.0;
-
-    double squares = 0.0;
-    for (int i = 0; i < n; i++)
-        squares += (values[i] - *mean) * (values[i] - *mean);
-    *std = n > 1 ? sqrt(squares / (n - 1)) : 0.0;
-}
+#include "hop/metrics.h"
 
 hop_status write_file_atomic(const char *path, const char *text, hop_error *err)
 {
@@ -46,7 +34,15 @@ hop_status write_json(const char *path, const cJSON *json, hop_error *err)
     return status;
 }
 
-static cJSON *fold_json(const hop_mil_fold_result *r)
+static void add_number_or_null(cJSON *o, const char *key, double value)
+{
+    if (isfinite(value))
+        cJSON_AddNumberToObject(o, key, value);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *fold_json(const hop_mil_fold_result *r, bool attention)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "repeat", r->repeat + 1);
@@ -56,13 +52,28 @@ static cJSON *fold_json(const hop_mil_fold_result *r)
     cJSON_AddNumberToObject(o, "auc", r->auc);
     cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
     cJSON_AddNumberToObject(o, "train_loss", r->train_loss);
+    if (attention)
+        add_number_or_null(o, "attention_ratio", r->attention_ratio);
     return o;
 }
 
-static hop_status write_report(const char *path, const char *dataset, int folds, int repeats,
-                               const hop_mil_fold_result *results, const double summary[4],
-                               hop_error *err)
+/* Mean and sample std of the folds' AUC (summary[0..1]) and accuracy (summary[2..3]). */
+static void summarise(const hop_mil_fold_result *results, int n, double summary[4])
 {
+    double auc[n], acc[n];
+    for (int i = 0; i < n; i++) {
+        auc[i] = results[i].auc;
+        acc[i] = results[i].accuracy;
+    }
+    hop_mean_std(auc, (size_t)n, &summary[0], &summary[1], NULL);
+    hop_mean_std(acc, (size_t)n, &summary[2], &summary[3], NULL);
+}
+
+cJSON *report_json(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
+                   bool attention)
+{
+    double summary[4];
+    summarise(results, folds * repeats, summary);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "dataset", dataset);
     cJSON_AddNumberToObject(root, "folds", folds);
@@ -73,39 +84,27 @@ static hop_status write_report(const char *path, const char *dataset, int folds,
     cJSON_AddNumberToObject(root, "acc_std", summary[3]);
     cJSON *list = cJSON_AddArrayToObject(root, "per_fold");
     for (int i = 0; i < folds * repeats; i++)
-        cJSON_AddItemToArray(list, fold_json(&results[i]));
-    hop_status status = write_json(path, root, err);
-    cJSON_Delete(root);
-    return status;
+        cJSON_AddItemToArray(list, fold_json(&results[i], attention));
+    return root;
 }
 
 int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
                  const char *report_path, hop_error *err)
 {
     int n = folds * repeats;
-    double *auc = malloc((size_t)n * sizeof *auc), *acc = malloc((size_t)n * sizeof *acc);
-    if (!auc || !acc) {
-        free(auc);
-        free(acc);
-        hop_error_set(err, HOP_ERR_NOMEM, "out of memory for the report");
-        return 1;
-    }
     printf("%-8s %-6s %8s %9s\n", "repeat", "fold", "AUC", "accuracy");
-    for (int i = 0; i < n; i++) {
-        auc[i] = results[i].auc;
-        acc[i] = results[i].accuracy;
-        printf("%-8d %-6d %8.4f %9.4f\n", results[i].repeat + 1, results[i].fold + 1, auc[i],
-               acc[i]);
-    }
+    for (int i = 0; i < n; i++)
+        printf("%-8d %-6d %8.4f %9.4f\n", results[i].repeat + 1, results[i].fold + 1,
+               results[i].auc, results[i].accuracy);
     double summary[4];
-    mean_std(auc, n, &summary[0], &summary[1]);
-    mean_std(acc, n, &summary[2], &summary[3]);
+    summarise(results, n, summary);
     printf("%s: AUC %.4f +- %.4f, accuracy %.4f +- %.4f (%d folds x %d %s)\n", dataset, summary[0],
            summary[1], summary[2], summary[3], folds, repeats, repeats == 1 ? "repeat" : "repeats");
-    free(auc);
-    free(acc);
+    if (!report_path)
+        return 0;
 
-    if (report_path && write_report(report_path, dataset, folds, repeats, results, summary, err))
-        return 1;
-    return 0;
+    cJSON *root = report_json(dataset, folds, repeats, results, false);
+    hop_status status = write_json(report_path, root, err);
+    cJSON_Delete(root);
+    return status == HOP_OK ? 0 : 1;
 }

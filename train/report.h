@@ -3,17 +3,22 @@
 #define HOP_TRAIN_REPORT_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 #include "hop/base.h"
 #include "hop/mil.h"
-
-/* Sample mean and standard deviation (n - 1 in the denominator, 0 for n = 1). */
-void mean_std(const double *values, int n, double *mean, double *std);
 
 /*
  * Prints each fold's AUC and accuracy and their mean +- std to stdout, and writes the
  * JSON report to report_path when it is not NULL. Returns 0, or 1 with err set.
  */
+/*
+ * Builds the JSON report: dataset, folds, repeats, auc_mean, auc_std, acc_mean, acc_std and
+ * per_fold, each fold with its attention_ratio (null when not finite) when attention is set.
+ */
+cJSON *report_json(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
+                   bool attention);
+
 int report_folds(const char *dataset, int folds, int repeats, const hop_mil_fold_result *results,
                  const char *report_path, hop_error *err);
 
