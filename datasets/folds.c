@@ -51,13 +51,64 @@ hop_status hop_stratified_folds(const int *labels, int n, int k, hop_rng *rng, i
     if (status != HOP_OK)
         return status;
 
+    /* The binary checks above are stricter than the general ones, so this cannot fail on them. */
+    return hop_stratified_folds_classes(labels, n, 2, k, rng, fold_of, err);
+}
+
+static hop_status check_class_labels(const int *labels, int n, int n_classes, hop_error *err)
+{
+    if (n_classes < 1)
+        return hop_error_set(err, HOP_ERR_ARG, "stratification: %d classes are invalid", n_classes);
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_classes)
+            return hop_error_set(err, HOP_ERR_ARG,
+                                 "stratification: label %d of sample %d is outside [0, %d)",
+                                 labels[i], i, n_classes);
+    return HOP_OK;
+}
+
+/* Every fold needs a test sample of each class present, so k may not pass the smallest class. */
+static hop_status check_class_folds(const int *labels, int n, int n_classes, int k, hop_error *err)
+{
+    int *counts = calloc((size_t)n_classes, sizeof *counts);
+    if (!counts)
+        return hop_error_set(err, HOP_ERR_NOMEM, "stratified folds: out of memory");
+    for (int i = 0; i < n; i++)
+        counts[labels[i]]++;
+    int smallest = -1;
+    for (int c = 0; c < n_classes; c++)
+        if (counts[c] > 0 && (smallest < 0 || counts[c] < counts[smallest]))
+            smallest = c;
+    int count = counts[smallest];
+    free(counts);
+    if (k <= count)
+        return HOP_OK;
+    return hop_error_set(err, HOP_ERR_ARG,
+                         "stratified folds: %d folds, but class %d has only %d samples; use at "
+                         "most %d folds",
+                         k, smallest, count, count);
+}
+
+hop_status hop_stratified_folds_classes(const int *labels, int n, int n_classes, int k,
+                                        hop_rng *rng, int *fold_of, hop_error *err)
+{
+    if (k < 2 || k > n)
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "stratified folds: %d folds are invalid for %d samples; use 2 to %d",
+                             k, n, n);
+    hop_status status = check_class_labels(labels, n, n_classes, err);
+    if (status == HOP_OK)
+        status = check_class_folds(labels, n, n_classes, k, err);
+    if (status != HOP_OK)
+        return status;
+
     int *members = malloc((size_t)n * sizeof *members);
     if (!members)
-        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory assigning %d bags to folds", n);
+        return hop_error_set(err, HOP_ERR_NOMEM, "out of memory assigning %d samples to folds", n);
 
     /* Dealing continues across the classes, so fold sizes also differ by at most one. */
     int next_fold = 0;
-    for (int label = 0; label <= 1; label++) {
+    for (int label = 0; label < n_classes; label++) {
         int count = 0;
         for (int i = 0; i < n; i++)
             if (labels[i] == label)

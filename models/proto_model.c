@@ -225,18 +225,6 @@ void hop_proto_scaler_invert(const hop_proto_scaler *scaler, float *values, int 
 
 /* ---- Stratified folds and splits ---- */
 
-static hop_status check_labels(const int *labels, int n, int n_classes, hop_error *err)
-{
-    if (n_classes < 1)
-        return hop_error_set(err, HOP_ERR_ARG, "stratification: %d classes are invalid", n_classes);
-    for (int i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= n_classes)
-            return hop_error_set(err, HOP_ERR_ARG,
-                                 "stratification: label %d of sample %d is outside [0, %d)",
-                                 labels[i], i, n_classes);
-    return HOP_OK;
-}
-
 /* Writes the samples idx of each class into order, class after class, each class shuffled. */
 static bool order_by_class(const int *labels, const int *idx, int n, int n_classes, hop_rng *rng,
                            int *order, int *class_start)
@@ -257,59 +245,6 @@ static bool order_by_class(const int *labels, const int *idx, int n, int n_class
         hop_rng_shuffle_int(rng, order + class_start[c],
                             (size_t)(class_start[c + 1] - class_start[c]));
     return true;
-}
-
-/* Every fold needs a test sample of each class present, so k may not pass the smallest class. */
-static hop_status check_fold_count(const int *labels, int n, int n_classes, int k, hop_error *err)
-{
-    int *counts = calloc((size_t)n_classes, sizeof *counts);
-    if (!counts)
-        return hop_error_set(err, HOP_ERR_NOMEM, "stratified folds: out of memory");
-    for (int i = 0; i < n; i++)
-        counts[labels[i]]++;
-    int smallest = -1;
-    for (int c = 0; c < n_classes; c++)
-        if (counts[c] > 0 && (smallest < 0 || counts[c] < counts[smallest]))
-            smallest = c;
-    int count = counts[smallest];
-    free(counts);
-    if (k <= count)
-        return HOP_OK;
-    return hop_error_set(err, HOP_ERR_ARG,
-                         "stratified folds: %d folds, but class %d has only %d samples; use at "
-                         "most %d folds",
-                         k, smallest, count, count);
-}
-
-hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, int k, hop_rng *rng,
-                                      int *fold_of, hop_error *err)
-{
-    if (k < 2 || k > n)
-        return hop_error_set(err, HOP_ERR_ARG,
-                             "stratified folds: %d folds are invalid for %d samples; use 2 to %d",
-                             k, n, n);
-    hop_status status = check_labels(labels, n, n_classes, err);
-    if (status == HOP_OK)
-        status = check_fold_count(labels, n, n_classes, k, err);
-    if (status != HOP_OK)
-        return status;
-    int *idx = calloc((size_t)n, sizeof *idx);
-    int *order = malloc((size_t)n * sizeof *order);
-    int *class_start = malloc((size_t)(n_classes + 1) * sizeof *class_start);
-    if (!idx || !order || !class_start)
-        status = hop_error_set(err, HOP_ERR_NOMEM, "stratified folds: out of memory");
-    for (int i = 0; status == HOP_OK && i < n; i++)
-        idx[i] = i;
-    if (status == HOP_OK && !order_by_class(labels, idx, n, n_classes, rng, order, class_start))
-        status = hop_error_set(err, HOP_ERR_NOMEM, "stratified folds: out of memory");
-    if (status == HOP_OK) {
-        for (int p = 0; p < n; p++)
-            fold_of[order[p]] = p % k;
-    }
-    free(idx);
-    free(order);
-    free(class_start);
-    return status;
 }
 
 static int second_count(int count, double fraction)

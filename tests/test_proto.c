@@ -11,6 +11,7 @@
 #include <stb/stb_image_write.h>
 
 #include "hop/memory.h"
+#include "hop/data.h"
 #include "hop/proto.h"
 #include "image_fixtures.h"
 
@@ -148,7 +149,7 @@ Test(folds, stratified_multiclass_properties)
     hop_rng rng;
     hop_rng_seed(&rng, 11);
     hop_error err;
-    cr_assert_eq(hop_proto_stratified_folds(labels, N, C, K, &rng, fold_of, &err), HOP_OK);
+    cr_assert_eq(hop_stratified_folds_classes(labels, N, C, K, &rng, fold_of, &err), HOP_OK);
     class_counts(labels, fold_of, N, K, C, counts);
 
     int sizes[K] = {0};
@@ -172,11 +173,11 @@ Test(folds, invalid_k_and_labels_are_rejected)
     hop_rng rng;
     hop_rng_seed(&rng, 1);
     hop_error err;
-    cr_expect_eq(hop_proto_stratified_folds(labels, 4, 2, 1, &rng, fold_of, &err), HOP_ERR_ARG);
-    cr_expect_eq(hop_proto_stratified_folds(labels, 4, 2, 5, &rng, fold_of, &err), HOP_ERR_ARG);
+    cr_expect_eq(hop_stratified_folds_classes(labels, 4, 2, 1, &rng, fold_of, &err), HOP_ERR_ARG);
+    cr_expect_eq(hop_stratified_folds_classes(labels, 4, 2, 5, &rng, fold_of, &err), HOP_ERR_ARG);
     cr_expect(strstr(err.message, "5 folds") != NULL, "%s", err.message);
     labels[2] = 3;
-    cr_expect_eq(hop_proto_stratified_folds(labels, 4, 2, 2, &rng, fold_of, &err), HOP_ERR_ARG);
+    cr_expect_eq(hop_stratified_folds_classes(labels, 4, 2, 2, &rng, fold_of, &err), HOP_ERR_ARG);
     cr_expect(strstr(err.message, "label 3") != NULL, "%s", err.message);
 }
 
@@ -186,9 +187,9 @@ Test(folds, k_above_smallest_class_is_rejected)
     hop_rng rng;
     hop_rng_seed(&rng, 1);
     hop_error err;
-    cr_expect_eq(hop_proto_stratified_folds(labels, 7, 2, 3, &rng, fold_of, &err), HOP_OK, "%s",
+    cr_expect_eq(hop_stratified_folds_classes(labels, 7, 2, 3, &rng, fold_of, &err), HOP_OK, "%s",
                  err.message);
-    cr_expect_eq(hop_proto_stratified_folds(labels, 7, 2, 4, &rng, fold_of, &err), HOP_ERR_ARG);
+    cr_expect_eq(hop_stratified_folds_classes(labels, 7, 2, 4, &rng, fold_of, &err), HOP_ERR_ARG);
     cr_expect(strstr(err.message, "4 folds, but class 1 has only 3 samples") != NULL, "%s",
               err.message);
 }

@@ -290,7 +290,7 @@ static hop_status cross_validate(const proto_options *o, const hop_proto_data *d
     if (!fold_of)
         return hop_error_set(err, HOP_ERR_NOMEM, "out of memory for the folds");
     hop_status status =
-        hop_proto_stratified_folds(d->labels, d->n, d->n_classes, o->folds, &rng, fold_of, err);
+        hop_stratified_folds_classes(d->labels, d->n, d->n_classes, o->folds, &rng, fold_of, err);
     for (int f = 0; f < o->folds && status == HOP_OK; f++) {
         split_data s = {0};
         if (!split_alloc(&s, d->n, d->dim))

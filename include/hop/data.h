@@ -127,6 +127,14 @@ hop_status hop_stratified_folds(const int *labels, int n, int k, hop_rng *rng, i
                                 hop_error *err);
 
 /*
+ * Stratified k-fold assignment over n_classes classes (labels in [0, n_classes)), dealt in
+ * the same way. HOP_ERR_ARG for k < 2, k > n, a label out of range, or k above the sample
+ * count of the smallest class present (the message names the class and its count).
+ */
+hop_status hop_stratified_folds_classes(const int *labels, int n, int n_classes, int k,
+                                        hop_rng *rng, int *fold_of, hop_error *err);
+
+/*
  * Writes the bag indices outside fold into train and those in it into test, both in
  * increasing order, and their counts into *n_train and *n_test. train and test need
  * room for n indices each.

@@ -72,16 +72,6 @@ void hop_proto_scaler_invert(const hop_proto_scaler *scaler, float *values, int 
 void hop_proto_scaler_free(hop_proto_scaler *scaler);
 
 /*
- * Assigns each of n samples a fold in [0, k) for stratified k-fold cross-validation over
- * n_classes classes. The samples of each class are shuffled with rng, the classes are laid
- * out one after another and position p goes to fold p mod k. So the count of a class in two
- * folds differs by at most 1, and so do the fold sizes. HOP_ERR_ARG for k < 2, k > n, k
- * above the sample count of the smallest class present, or a label outside [0, n_classes).
- */
-hop_status hop_proto_stratified_folds(const int *labels, int n, int n_classes, int k, hop_rng *rng,
-                                      int *fold_of, hop_error *err);
-
-/*
  * Splits the samples idx[0..n-1] by class: of each class, round(fraction * count) samples
  * chosen with rng go to second and the rest to first (both in increasing order), except
  * that a class with 2 or more samples keeps at least one in each part. fraction is in (0, 1).
