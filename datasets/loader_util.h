@@ -18,7 +18,7 @@ char *hop_strdup(const char *text);
 /* Frees count strings and the array. */
 void hop_free_strings(char **strings, int count);
 
-/* Loads the image at path with options->channels and resizes it when options asks for it. */
+/* Loads the image at path with options->channels and resizes it when options sets a size. */
 hop_status hop_image_load_resized(const char *path, const hop_image_load_options *options,
                                   hop_image *out, hop_error *err);
 

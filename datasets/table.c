@@ -449,7 +449,9 @@ static hop_status detect_header(table_parser *parser, hop_table_header *header, 
     else if (looks_like_names(&parser->record, next))
         *header = HOP_HEADER_NAMES;
     record_free(&line2);
-    return got < 0 ? (err ? err->status : HOP_ERR_PARSE) : HOP_OK;
+    if (got >= 0)
+        return HOP_OK;
+    return err ? err->status : HOP_ERR_PARSE;
 }
 
 static hop_status read_header(table_parser *parser, hop_error *err)

@@ -368,7 +368,7 @@ static hop_status add_separate_weights(hop_hopfield *layer, hop_params *params, 
     return HOP_OK;
 }
 
-/* in_proj_bias holds bq and bk for projected sides and always a slot for bv. */
+/* in_proj_bias contains bq and bk for projected sides and always a slot for bv. */
 static hop_status add_in_bias(hop_hopfield *layer, hop_params *params, const char *prefix,
                               hop_error *err)
 {

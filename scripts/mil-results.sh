@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs `hop mil` on the five classic MIL benchmarks and prints a Markdown table row per
 # dataset. Usage: scripts/mil-results.sh DATA_DIR [REPEATS] [extra hop mil flags...]
-# DATA_DIR holds musk1/musk1.csv, musk2/musk2.csv, fox/fox.csv, tiger/tiger.csv and
+# DATA_DIR contains musk1/musk1.csv, musk2/musk2.csv, fox/fox.csv, tiger/tiger.csv and
 # elephant/elephant.csv. Reports go to results/<dataset>.json.
 set -euo pipefail
 

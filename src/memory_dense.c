@@ -77,7 +77,7 @@ static double unit_field(const hop_memory *m, const float *h, const float *xi, f
     return sum;
 }
 
-/* One asynchronous sweep; h holds X s and is kept up to date. Returns the changed units. */
+/* One asynchronous sweep; h contains X s and is kept up to date. Returns the changed units. */
 static int sweep_async(const hop_memory *m, float *s, float *h, int *order, hop_rng *rng)
 {
     int d = m->dim, n = m->n_patterns, changed = 0;

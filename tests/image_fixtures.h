@@ -121,7 +121,7 @@ FIXTURE size_t png_channels(int color_type)
 
 /*
  * Encodes a PNG into a new buffer. pixels contains height rows of width samples packed at
- * bit_depth 8 or 16 (16-bit samples big-endian), without filter bytes. palette holds
+ * bit_depth 8 or 16 (16-bit samples big-endian), without filter bytes. palette contains
  * n_palette RGB triples for PNG_PALETTE.
  */
 FIXTURE unsigned char *png_encode(int width, int height, int bit_depth, int color_type,

@@ -93,7 +93,7 @@ const hop_st_tensor *hop_safetensors_find(const hop_safetensors *st, const char 
 const char *hop_safetensors_metadata(const hop_safetensors *st, const char *key);
 
 /*
- * Copies tensor name into out, which holds numel elements of dtype. Fails with HOP_ERR_DATA
+ * Copies tensor name into out, which has room for numel elements of dtype. Fails with HOP_ERR_DATA
  * naming the tensor when it is missing or has another dtype or element count.
  */
 hop_status hop_safetensors_copy(const hop_safetensors *st, const char *name, hop_dtype dtype,

@@ -181,7 +181,7 @@ typedef struct hop_hopfield_config {
     bool stored_pattern_as_static;        /* stored patterns have hidden_size features */
     bool state_pattern_as_static;         /* state patterns have hidden_size features */
     bool pattern_projection_as_static;    /* projection has pattern_size features */
-    bool pattern_projection_as_connected; /* P = (V Wk^T + bk) Wv^T + bv, the paper's Y Wk Wv */
+    bool pattern_projection_as_connected; /* P = (V Wk^T + bk) Wv^T + bv, Ramsauer et al.'s Y Wk Wv */
     hop_hopfield_activation association_activation;
     hop_hopfield_separation separation;
     bool input_bias;             /* biases on the Q, K, P projections and the output projection */
@@ -237,7 +237,7 @@ typedef struct hop_hopfield {
  * Registers the parameters under prefix with the names, shapes and order of the reference's
  * named_parameters(): association_core.p_norm_weight/bias, association_core.in_proj_weight
  * (when the three input widths equal input_size, pattern_size was not given and the
- * projection is not connected; it holds only the projected sides) or
+ * projection is not connected; it contains only the projected sides) or
  * association_core.q/k/v_proj_weight, association_core.in_proj_bias, association_core.bias_k
  * and bias_v, association_core.log_beta (hop only), association_core.out_proj.weight/bias,
  * norm_stored_pattern.weight/bias, norm_state_pattern.weight/bias and
@@ -258,7 +258,7 @@ typedef struct hop_hopfield_info {
     int num_heads;
     int *update_steps; /* per head: updates taken after the first softmax (graph memory) */
     /*
-     * With energy recording on: energy[h] holds (update_steps[h] + 1, B, L) values, the
+     * With energy recording on: energy[h] has (update_steps[h] + 1, B, L) values, the
      * energy of each state of head h, the initial one first; NULL otherwise. It is computed
      * in head h's key space: the state q and keys K after projection and Hopfield-space norm.
      */
@@ -266,7 +266,7 @@ typedef struct hop_hopfield_info {
     int batch, queries; /* B and L of energy */
 } hop_hopfield_info;
 
-/* Copies the association matrix (B, num_heads, L, S') into out, which holds count floats. */
+/* Copies the association matrix (B, num_heads, L, S') into out, which has room for count floats. */
 hop_status hop_hopfield_info_association(const hop_hopfield_info *info, float *out, size_t count,
                                          hop_error *err);
 

@@ -140,7 +140,7 @@ void hop_memory_corrupt(hop_corruption kind, float amount, hop_rng *rng, int dim
  * Separation functions on one row of n scores.
  *
  * mask may be NULL; otherwise a nonzero mask[j * mask_stride] removes z[j]: its output is 0.
- * A row with every entry masked gives all zeros. work holds n floats of scratch space for the
+ * A row with every entry masked gives all zeros. work has room for n floats of scratch space for the
  * sort that sparsemax and 1.5-entmax need (softmax does not touch it).
  */
 void hop_separation_row(hop_separation kind, const float *z, const float *mask, size_t mask_stride,
@@ -223,7 +223,7 @@ const char *hop_fixed_point_kind_name(hop_fixed_point_kind kind);
 /*
  * Classifies a state by its separation weights p = sep(beta X x): k is the smallest number of
  * entries of p that sum to at least 0.9. subset_distance receives || x - mean of those k
- * patterns || / M. work holds 2 * N floats.
+ * patterns || / M. work has room for 2 * N floats.
  */
 hop_fixed_point_kind hop_memory_classify(const hop_memory *m, const float *state, float *work,
                                          int *k, double *subset_distance);

@@ -269,7 +269,7 @@ double hop_attention_ratio(const float *attention, const int *witness, const int
                            int n_bags);
 
 /*
- * Checkpoints and model files (safetensors, see docs/checkpoints.md). A model file holds the
+ * Checkpoints and model files (safetensors, see docs/checkpoints.md). A model file contains the
  * parameters, settings and standardisation; a checkpoint adds the optimiser state, the step,
  * epoch, bag order and both RNG states, so a resumed run continues bit for bit.
  */

@@ -8,7 +8,7 @@
  * [y_j, b_j], so the association is softmax(beta (z . y_j + b_j)) over the prototypes. b_j
  * starts at -|y_j|^2 / 2, which makes the first association softmax(-beta |z - y_j|^2 / 2), a
  * soft nearest-prototype rule, and it is learned with y_j afterwards. The pattern projection
- * holds the one-hot labels of the prototypes (frozen), so the layer output is the class
+ * contains the one-hot labels of the prototypes (frozen), so the layer output is the class
  * probability vector, and the class scores are its logarithms.
  */
 #ifndef HOP_PROTO_H
