@@ -24,6 +24,10 @@ long bench_rss_kib(void);
 /* Fills n floats with N(0, 1) values from a xoshiro stream seeded by seed. */
 void bench_fill_normal(float *data, size_t n, unsigned long long seed);
 
+/* Untimed calls come first, at least one and for at least this long, so that the clock
+ * rate and the first-touch page faults settle before timing. */
+#define BENCH_WARMUP_SECONDS 0.2
+
 /* GFLOP/s of cblas_sgemm with op(A) (m, k) and op(B) (k, n), median of repeats runs. */
 double bench_sgemm_gflops(int m, int n, int k, int transpose_a, int transpose_b, int repeats);
 

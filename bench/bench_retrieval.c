@@ -1,4 +1,5 @@
 /* hop bench retrieval: x <- softmax(beta x Y^T) Y against the sgemm rate of its shapes. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,9 @@
 #include "hop/threads.h"
 
 typedef struct retrieval_options {
-    int n, d, queries, steps, threads, repeats, chunk;
+    int n, d, queries, steps, threads, repeats, chunk, keep_mib;
     float beta;
     const char *pass;
-    bool keep;
     uint64_t seed;
 } retrieval_options;
 
@@ -61,13 +61,74 @@ static int arrays_alloc(retrieval_arrays *a, const retrieval_options *o, bool ba
     return 0;
 }
 
-/* GFLOP/s of the two products of a forward step, run by the BLAS with the given threads. */
-static double sgemm_reference(const retrieval_options *o, int repeats)
+/*
+ * The sgemm reference: the two products of a step, scores (B, D) x (D, N) and values
+ * (B, N) x (N, D), each also in its transposed orientation, on the benchmark's own stored
+ * patterns. Each shape's rate is the median of its calls, and the faster orientation of each
+ * product counts, so the reference is the better of the two ways to lay out the work.
+ */
+enum { REF_SCORES, REF_SCORES_T, REF_VALUES, REF_VALUES_T, REF_SHAPES };
+static const char *const ref_names[REF_SHAPES] = {"scores", "scores_transposed", "values",
+                                                  "values_transposed"};
+
+typedef struct reference {
+    float *scores; /* (B, N), or (N, B) after REF_SCORES_T */
+    float *values; /* (B, D) */
+    double *times[REF_SHAPES];
+    double gflops[REF_SHAPES];
+} reference;
+
+static void reference_free(reference *ref)
 {
-    double scores = bench_sgemm_gflops(o->queries, o->n, o->d, 0, 1, repeats);
-    double values = bench_sgemm_gflops(o->queries, o->d, o->n, 0, 0, repeats);
-    if (scores <= 0 || values <= 0)
-        return -1.0;
+    free(ref->scores);
+    free(ref->values);
+    for (int i = 0; i < REF_SHAPES; i++)
+        free(ref->times[i]);
+}
+
+static int reference_alloc(reference *ref, const retrieval_options *o)
+{
+    memset(ref, 0, sizeof *ref);
+    ref->scores = malloc((size_t)o->queries * (size_t)o->n * sizeof(float));
+    ref->values = malloc((size_t)o->queries * (size_t)o->d * sizeof(float));
+    int failed = !ref->scores || !ref->values;
+    for (int i = 0; i < REF_SHAPES; i++) {
+        ref->times[i] = malloc((size_t)o->repeats * sizeof(double));
+        failed |= !ref->times[i];
+    }
+    return failed;
+}
+
+/* Runs one reference shape and returns its seconds. The scores shapes run first, so the
+ * values shapes read finite scores. */
+static double reference_call(const retrieval_options *o, reference *ref, const retrieval_arrays *a,
+                             int shape)
+{
+    int b = o->queries, n = o->n, d = o->d;
+    double t0 = bench_now();
+    if (shape == REF_SCORES)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, n, d, 1.0f, a->queries, d,
+                    a->stored, d, 0.0f, ref->scores, n);
+    else if (shape == REF_SCORES_T)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, b, d, 1.0f, a->stored, d,
+                    a->queries, d, 0.0f, ref->scores, b);
+    else if (shape == REF_VALUES)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, d, n, 1.0f, ref->scores, n,
+                    a->stored, d, 0.0f, ref->values, d);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b, d, n, 1.0f, ref->scores, b,
+                    a->stored, d, 0.0f, ref->values, d);
+    return bench_now() - t0;
+}
+
+/* Combines the shapes' medians into the rate of one step's two products. */
+static double reference_gflops(const retrieval_options *o, reference *ref)
+{
+    double flops = 2.0 * o->queries * (double)o->n * o->d;
+    for (int i = 0; i < REF_SHAPES; i++)
+        ref->gflops[i] = flops / bench_summarize(ref->times[i], o->repeats).median * 1e-9;
+    double scores = fmax(ref->gflops[REF_SCORES], ref->gflops[REF_SCORES_T]);
+    double values = fmax(ref->gflops[REF_VALUES], ref->gflops[REF_VALUES_T]);
     return 2.0 / (1.0 / scores + 1.0 / values); /* equal flops: harmonic mean */
 }
 
@@ -77,9 +138,19 @@ static void print_help(const cli_flag *flags, int n_flags)
            "Times T steps of x <- softmax(beta x Y^T) Y over N stored patterns of width D for B\n"
            "queries, and with --pass fwdbwd also the gradients with respect to the queries and\n"
            "Y. GFLOP/s counts 2 N D B per product, two products per step, and 3x the forward\n"
-           "for fwdbwd. The same process times cblas_sgemm on the two shapes of a step with\n"
-           "the same thread count for comparison.\n\nFlags:\n");
+           "for fwdbwd. The same process times cblas_sgemm on the two products of a step, each\n"
+           "in its faster orientation, with the same thread count for comparison.\n\nFlags:\n");
     cli_print_flags(stdout, flags, n_flags);
+}
+
+/* Runs one timed retrieval call and returns its seconds. */
+static double retrieve(hop_retriever *r, retrieval_arrays *a, bool backward)
+{
+    double t0 = bench_now();
+    hop_retriever_forward(r, a->stored, a->queries, a->out);
+    if (backward)
+        hop_retriever_backward(r, a->stored, a->grad_out, a->grad_queries, a->grad_stored);
+    return bench_now() - t0;
 }
 
 static int run(const retrieval_options *o, bool backward)
@@ -104,7 +175,7 @@ static int run(const retrieval_options *o, bool backward)
         .steps = o->steps,
         .beta = o->beta > 0 ? o->beta : 1.0f / sqrtf((float)o->d),
         .chunk = o->chunk,
-        .keep_probabilities = o->keep,
+        .keep_limit = backward ? (size_t)o->keep_mib << 20 : 0,
     };
     if (hop_pool_new(&pool, o->threads, &err) != HOP_OK ||
         hop_retriever_new(&r, &config, pool, &err) != HOP_OK) {
@@ -114,27 +185,55 @@ static int run(const retrieval_options *o, bool backward)
         return 1;
     }
 
-    double *times = malloc((size_t)(o->repeats) * sizeof *times);
-    for (int rep = -1; rep < o->repeats; rep++) { /* one untimed warm-up call */
-        double t0 = bench_now();
-        hop_retriever_forward(r, a.stored, a.queries, a.out);
-        if (backward)
-            hop_retriever_backward(r, a.stored, a.grad_out, a.grad_queries, a.grad_stored);
-        if (rep >= 0)
-            times[rep] = bench_now() - t0;
+    double *times = malloc((size_t)o->repeats * sizeof *times);
+    if (!times) {
+        fprintf(stderr, "hop bench retrieval: out of memory for %d repeats\n", o->repeats);
+        hop_retriever_free(r);
+        hop_pool_free(pool);
+        arrays_free(&a);
+        return 1;
     }
-    bench_stats s = bench_summarize(times, o->repeats);
-    double flops = 4.0 * o->n * (double)o->d * o->queries * o->steps * (backward ? 3 : 1);
-    /* The peak is read before the sgemm reference, whose (B, N) and (N, D) operands would
-     * otherwise count. */
+    double warm = bench_now();
+    do
+        retrieve(r, &a, backward);
+    while (bench_now() - warm < BENCH_WARMUP_SECONDS);
+    /* The peak is read before the sgemm reference allocates its (B, N) scores. */
     long peak = bench_peak_rss_kib();
+
+    reference ref;
+    int status = reference_alloc(&ref, o);
+    if (status != 0)
+        fprintf(stderr, "hop bench retrieval: out of memory for the sgemm reference\n");
+    for (int shape = 0; status == 0 && shape < REF_SHAPES; shape++) {
+        hop_blas_set_threads(o->threads);
+        warm = bench_now();
+        do
+            reference_call(o, &ref, &a, shape);
+        while (bench_now() - warm < BENCH_WARMUP_SECONDS / REF_SHAPES);
+    }
+    /* hop's calls and the reference's alternate, so that both see the same machine. */
+    for (int rep = 0; status == 0 && rep < o->repeats; rep++) {
+        hop_blas_set_threads(1);
+        times[rep] = retrieve(r, &a, backward);
+        hop_blas_set_threads(o->threads);
+        for (int shape = 0; shape < REF_SHAPES; shape++)
+            ref.times[shape][rep] = reference_call(o, &ref, &a, shape);
+    }
+
     size_t workspace = hop_retriever_workspace_bytes(r);
+    bool kept = hop_retriever_keeps_scores(r);
     hop_retriever_free(r);
     hop_pool_free(pool);
     arrays_free(&a);
+    if (status != 0) {
+        reference_free(&ref);
+        free(times);
+        return 1;
+    }
+    bench_stats s = bench_summarize(times, o->repeats);
     free(times);
-    hop_blas_set_threads(o->threads);
-    double sgemm = sgemm_reference(o, o->repeats < 3 ? 3 : o->repeats);
+    double sgemm = reference_gflops(o, &ref);
+    double flops = 4.0 * o->n * (double)o->d * o->queries * o->steps * (backward ? 3 : 1);
     double patterns_mib = (double)o->n * o->d * 4.0 / 1048576.0;
 
     cJSON *json = cJSON_CreateObject();
@@ -146,11 +245,16 @@ static int run(const retrieval_options *o, bool backward)
     cJSON_AddNumberToObject(json, "steps", o->steps);
     cJSON_AddStringToObject(json, "pass", backward ? "fwdbwd" : "fwd");
     cJSON_AddNumberToObject(json, "chunk", o->chunk);
-    cJSON_AddBoolToObject(json, "keep_probabilities", o->keep);
+    cJSON_AddNumberToObject(json, "keep_limit_mib", o->keep_mib);
+    cJSON_AddBoolToObject(json, "kept_scores", kept);
     bench_add_stats(json, "seconds", s);
     cJSON_AddNumberToObject(json, "gflops", flops / s.median * 1e-9);
     cJSON_AddNumberToObject(json, "gflops_best", flops / s.min * 1e-9);
     cJSON_AddNumberToObject(json, "sgemm_gflops", sgemm);
+    cJSON *shapes = cJSON_AddObjectToObject(json, "sgemm_shape_gflops");
+    for (int i = 0; i < REF_SHAPES; i++)
+        cJSON_AddNumberToObject(shapes, ref_names[i], ref.gflops[i]);
+    reference_free(&ref);
     cJSON_AddNumberToObject(json, "fraction_of_sgemm", flops / s.median * 1e-9 / sgemm);
     cJSON_AddNumberToObject(json, "peak_rss_mib", peak / 1024.0);
     cJSON_AddNumberToObject(json, "rss_before_arrays_mib", base_kib / 1024.0);
@@ -180,7 +284,8 @@ int bench_retrieval(int argc, char **argv)
                            .steps = 1,
                            .threads = 1,
                            .repeats = 5,
-                           .chunk = 2048,
+                           .chunk = 1024,
+                           .keep_mib = 32,
                            .pass = "fwd",
                            .seed = 1};
     bool help = false;
@@ -193,9 +298,10 @@ int bench_retrieval(int argc, char **argv)
         {"threads", CLI_INT, &o.threads, 1, 256, "threads", "worker threads"},
         {"chunk", CLI_INT, &o.chunk, 0, 2e9, "patterns",
          "stored patterns per online-softmax chunk, 0 = whole score matrix"},
-        {"keep", CLI_BOOL, &o.keep, 0, 0, "", "keep the softmax for backward (chunk 0 only)"},
+        {"keep-limit", CLI_INT, &o.keep_mib, 0, 1e6, "MiB",
+         "fwdbwd: keep the scores for backward when they fit, 0 = never"},
         {"beta", CLI_FLOAT, &o.beta, 0, 1e6, "", "inverse temperature, 0 = 1/sqrt(D)"},
-        {"repeats", CLI_INT, &o.repeats, 1, 1e5, "runs", "timed calls after one warm-up"},
+        {"repeats", CLI_INT, &o.repeats, 1, 1e5, "runs", "timed calls after the warm-up"},
         {"seed", CLI_SEED, &o.seed, 0, 1.8e19, "", "random seed of the patterns"},
     };
     int n_flags = (int)(sizeof flags / sizeof flags[0]);

@@ -15,7 +15,7 @@ int bench_sgemm(int argc, char **argv)
         {"k", CLI_INT, &k, 1, 1e7, "", "inner extent"},
         {"transpose-b", CLI_BOOL, &transpose_b, 0, 0, "", "B is stored (n, k) and transposed"},
         {"threads", CLI_INT, &threads, 1, 256, "threads", "BLAS threads"},
-        {"repeats", CLI_INT, &repeats, 1, 1e5, "runs", "timed runs after one warm-up"},
+        {"repeats", CLI_INT, &repeats, 1, 1e5, "runs", "timed runs after the warm-up"},
     };
     int n_flags = (int)(sizeof flags / sizeof flags[0]);
     hop_error err;

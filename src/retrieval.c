@@ -6,18 +6,26 @@
 #include <string.h>
 
 #include "hop/retrieval.h"
+#include "vmath.h"
 
 /* Worker ranges start at multiples of this many stored patterns. */
 #define RANGE_ALIGN 64
 
+/*
+ * Scores are formed transposed, Y X^T with one row per stored pattern, because the BLAS
+ * runs that shape (tall, narrow) faster than X Y^T, and the backward product for dY then
+ * needs no transposition.
+ */
+
 /* Per-worker buffers. */
 typedef struct worker_space {
     long begin, end; /* stored patterns [begin, end) belong to this worker */
-    float *scores;   /* (2B, block): scores and score gradients of one chunk */
+    float *scores;   /* (block, 2B): a chunk's transposed scores, [dS^T | P^T] in backward */
     float *partial;  /* (B, D): running weighted sum (forward) or query gradient (backward) */
     float *max;      /* (B): running maximum of the scores */
+    float *top;      /* (B): the running maximum raised by one chunk */
     float *sum;      /* (B): running sum of exp(score - max) */
-    float *factor;   /* (B): exp(max - global max) / global sum, for kept probabilities */
+    float *factor;   /* (B): exp(max - global max) / global sum */
 } worker_space;
 
 struct hop_retriever {
@@ -27,7 +35,7 @@ struct hop_retriever {
     long block;          /* stored patterns per chunk */
     float *states;       /* (steps + 1, B, D): the query states before and after each step */
     float *lse;          /* (steps, B): log-sum-exp of each step's scores */
-    float *probs;        /* (steps, B, N) when keep_probabilities, else NULL */
+    float *kept;         /* (steps, N, B) transposed scores when they fit keep_limit, else NULL */
     float *stack_grad;   /* (2B, D): [G; beta X] */
     float *stack_scaled; /* (2B, D): [beta X; G] */
     float *delta;        /* (B): G_i . X_next_i, the softmax-backward row term */
@@ -40,97 +48,6 @@ struct hop_retriever {
     float *grad_stored;
     int step;
 };
-
-/* Fast exp on 8-lane vectors (GCC vector extensions: two SSE registers or one AVX one). */
-
-/* The vectors never cross a non-inlined call, so the ABI note GCC gives about 32-byte
- * vectors without AVX does not apply. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef float vfloat __attribute__((vector_size(32)));
-typedef int32_t vint __attribute__((vector_size(32)));
-#define LANES 8
-
-static inline __attribute__((always_inline)) vfloat vload(const float *p)
-{
-    vfloat v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* Lanes of a where mask is set (all ones), else lanes of b. */
-static inline __attribute__((always_inline)) vfloat vselect(vint mask, vfloat a, vfloat b)
-{
-    return (vfloat)((mask & (vint)a) | (~mask & (vint)b));
-}
-
-/* Cephes expf: exp(x) = 2^k exp(r) with |r| <= ln(2) / 2 and a degree-6 polynomial. */
-static inline __attribute__((always_inline)) vfloat vexp(vfloat x)
-{
-    const vfloat lo = {-87, -87, -87, -87, -87, -87, -87, -87};
-    const vfloat hi = {88, 88, 88, 88, 88, 88, 88, 88};
-    const vfloat zero = {0};
-    vint under = x < lo;
-    vfloat c = vselect(under, lo, x);
-    c = vselect(c > hi, hi, c);
-
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    vfloat k = (c * 1.44269504088896341f + magic) - magic;
-    vfloat r = c - k * 0.693359375f - k * -2.12194440e-4f;
-    vfloat p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-
-    vint bits = (__builtin_convertvector(k, vint) + 127) << 23;
-    return vselect(under, zero, p * (vfloat)bits);
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) float
-hop_exp_shifted(const float *x, float shift, float *y, long n)
-{
-    vfloat acc = {0};
-    long i = 0;
-    for (; i + LANES <= n; i += LANES) {
-        vfloat e = vexp(vload(x + i) - shift);
-        memcpy(y + i, &e, sizeof e);
-        acc += e;
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < LANES; j++)
-        sum += acc[j];
-    if (i < n) {
-        float tail[LANES] = {0};
-        memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
-        vfloat e = vexp(vload(tail) - shift);
-        for (long j = 0; j < n - i; j++) {
-            y[i + j] = e[j];
-            sum += e[j];
-        }
-    }
-    return sum;
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) static float row_max(const float *x,
-                                                                                  long n)
-{
-    float m = -INFINITY;
-    long i = 0;
-    if (n >= LANES) {
-        vfloat lanes = vload(x);
-        for (i = LANES; i + LANES <= n; i += LANES) {
-            vfloat v = vload(x + i);
-            lanes = vselect(v > lanes, v, lanes);
-        }
-        for (int j = 0; j < LANES; j++)
-            m = lanes[j] > m ? lanes[j] : m;
-    }
-    for (; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    return m;
-}
 
 /* Setup. */
 
@@ -150,11 +67,6 @@ static hop_status check_config(const hop_retriever_config *c, hop_error *err)
         return hop_error_set(err, HOP_ERR_ARG,
                              "retrieval: chunk %ld is invalid; use 0 (plain) or a positive size",
                              c->chunk);
-    if (c->keep_probabilities && c->chunk > 0)
-        return hop_error_set(err, HOP_ERR_ARG,
-                             "retrieval: keep_probabilities needs the plain order (chunk 0), "
-                             "chunk is %ld",
-                             c->chunk);
     return HOP_OK;
 }
 
@@ -163,6 +75,13 @@ static float *take(hop_retriever *r, size_t count)
     size_t bytes = (count ? count : 1) * sizeof(float);
     r->bytes += bytes;
     return malloc(bytes);
+}
+
+/* Whether the scores of every step fit within keep_limit bytes. */
+static bool keeps_scores(const hop_retriever_config *c)
+{
+    double bytes = (double)c->steps * (double)c->stored * (double)c->queries * sizeof(float);
+    return c->keep_limit > 0 && bytes <= (double)c->keep_limit;
 }
 
 static hop_status alloc_space(hop_retriever *r)
@@ -183,9 +102,10 @@ static hop_status alloc_space(hop_retriever *r)
         s->scores = take(r, 2 * b * (size_t)r->block);
         s->partial = take(r, b * d);
         s->max = take(r, b);
+        s->top = take(r, b);
         s->sum = take(r, b);
         s->factor = take(r, b);
-        if (!s->scores || !s->partial || !s->max || !s->sum || !s->factor)
+        if (!s->scores || !s->partial || !s->max || !s->top || !s->sum || !s->factor)
             return HOP_ERR_NOMEM;
     }
     r->states = take(r, ((size_t)c->steps + 1) * b * d);
@@ -194,10 +114,10 @@ static hop_status alloc_space(hop_retriever *r)
     r->stack_scaled = take(r, 2 * b * d);
     r->delta = take(r, b);
     r->grad = take(r, b * d);
-    if (c->keep_probabilities)
-        r->probs = take(r, (size_t)c->steps * b * (size_t)c->stored);
+    if (keeps_scores(c))
+        r->kept = take(r, (size_t)c->steps * (size_t)c->stored * b);
     if (!r->states || !r->lse || !r->stack_grad || !r->stack_scaled || !r->delta || !r->grad ||
-        (c->keep_probabilities && !r->probs))
+        (keeps_scores(c) && !r->kept))
         return HOP_ERR_NOMEM;
     return HOP_OK;
 }
@@ -222,7 +142,7 @@ hop_status hop_retriever_new(hop_retriever **out, const hop_retriever_config *co
         hop_retriever_free(r);
         return hop_error_set(err, HOP_ERR_NOMEM,
                              "retrieval: out of memory allocating %zu bytes of workspace for "
-                             "N %ld, D %d, B %d; use a smaller chunk or fewer steps",
+                             "N %ld, D %d, B %d; use a smaller chunk, keep_limit or fewer steps",
                              bytes, config->stored, config->width, config->queries);
     }
     *out = r;
@@ -238,13 +158,14 @@ void hop_retriever_free(hop_retriever *r)
         free(s->scores);
         free(s->partial);
         free(s->max);
+        free(s->top);
         free(s->sum);
         free(s->factor);
     }
     free(r->space);
     free(r->states);
     free(r->lse);
-    free(r->probs);
+    free(r->kept);
     free(r->stack_grad);
     free(r->stack_scaled);
     free(r->delta);
@@ -257,6 +178,11 @@ size_t hop_retriever_workspace_bytes(const hop_retriever *r)
     return r->bytes;
 }
 
+bool hop_retriever_keeps_scores(const hop_retriever *r)
+{
+    return r->kept != NULL;
+}
+
 /* Forward. */
 
 static float *state(const hop_retriever *r, int step)
@@ -264,29 +190,39 @@ static float *state(const hop_retriever *r, int step)
     return r->states + (size_t)step * (size_t)r->c.queries * (size_t)r->c.width;
 }
 
-/* Folds the exponentials of a chunk's scores into the running max, sum and weighted sum. */
-static void online_softmax_rows(const hop_retriever *r, worker_space *s, float *scores, long ld,
-                                long count)
+/* The kept scores of the current step from stored pattern start on. */
+static float *kept_scores(const hop_retriever *r, long start)
 {
-    int d = r->c.width;
-    for (int i = 0; i < r->c.queries; i++) {
-        float *row = scores + (size_t)i * (size_t)ld;
-        float old = s->max[i], top = row_max(row, count);
-        float next = top > old ? top : old;
-        if (next > old) {
-            float scale = old == -INFINITY ? 0.0f : expf(old - next);
-            s->sum[i] *= scale;
-            float *acc = s->partial + (size_t)i * (size_t)d;
-            for (int j = 0; j < d; j++)
-                acc[j] *= scale;
-            s->max[i] = next;
-        }
-        s->sum[i] += hop_exp_shifted(row, next, row, count);
+    size_t row = (size_t)r->step * (size_t)r->c.stored + (size_t)start;
+    return r->kept + row * (size_t)r->c.queries;
+}
+
+/*
+ * Folds a chunk's transposed scores (count, B) into the running max, sum and weighted sum,
+ * writing their exponentials to exps (count, B).
+ */
+static void online_softmax(const hop_retriever *r, worker_space *s, const float *scores,
+                           float *exps, long count)
+{
+    int b = r->c.queries, d = r->c.width;
+    memcpy(s->top, s->max, (size_t)b * sizeof(float));
+    hop_max_columns(scores, b, count, b, s->top);
+    for (int i = 0; i < b; i++) {
+        if (!(s->top[i] > s->max[i]))
+            continue;
+        float scale = s->max[i] == -INFINITY ? 0.0f : expf(s->max[i] - s->top[i]);
+        s->sum[i] *= scale;
+        float *acc = s->partial + (size_t)i * (size_t)d;
+        for (int j = 0; j < d; j++)
+            acc[j] *= scale;
+        s->max[i] = s->top[i];
     }
+    hop_exp_columns(scores, b, exps, b, count, b, s->max, s->sum);
 }
 
 static void forward_task(void *arg, int worker, int workers)
 {
+    (void)workers;
     hop_retriever *r = arg;
     worker_space *s = &r->space[worker];
     int b = r->c.queries, d = r->c.width;
@@ -301,17 +237,12 @@ static void forward_task(void *arg, int worker, int workers)
     for (long start = s->begin; start < s->end; start += r->block) {
         long count = s->end - start < r->block ? s->end - start : r->block;
         const float *y = r->stored + (size_t)start * (size_t)d;
-        float *scores = s->scores;
-        long ld = count;
-        if (r->probs) {
-            scores = r->probs + (size_t)r->step * (size_t)b * (size_t)r->c.stored + start;
-            ld = r->c.stored;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, (int)count, d, 1.0f, scaled, d, y,
-                    d, 0.0f, scores, (int)ld);
-        online_softmax_rows(r, s, scores, ld, count);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, d, (int)count, 1.0f, scores,
-                    (int)ld, y, d, 1.0f, s->partial, d);
+        float *scores = r->kept ? kept_scores(r, start) : s->scores;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, b, d, 1.0f, y, d, scaled,
+                    d, 0.0f, scores, b);
+        online_softmax(r, s, scores, s->scores, count);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b, d, (int)count, 1.0f, s->scores, b,
+                    y, d, 1.0f, s->partial, d);
     }
 }
 
@@ -343,20 +274,6 @@ static void merge_forward(hop_retriever *r)
     }
 }
 
-/* Scales each worker's kept exponentials into probabilities. */
-static void normalize_task(void *arg, int worker, int workers)
-{
-    hop_retriever *r = arg;
-    worker_space *s = &r->space[worker];
-    size_t n = (size_t)r->c.stored;
-    for (int i = 0; i < r->c.queries; i++) {
-        float *row = r->probs + ((size_t)r->step * (size_t)r->c.queries + (size_t)i) * n;
-        float f = s->factor[i];
-        for (long j = s->begin; j < s->end; j++)
-            row[j] *= f;
-    }
-}
-
 static void scale_rows(float *dst, const float *src, float scale, size_t count)
 {
     for (size_t i = 0; i < count; i++)
@@ -373,39 +290,36 @@ void hop_retriever_forward(hop_retriever *r, const float *stored, const float *q
         scale_rows(r->stack_scaled, state(r, t), r->c.beta, bd);
         hop_pool_run(r->pool, forward_task, r);
         merge_forward(r);
-        if (r->probs)
-            hop_pool_run(r->pool, normalize_task, r);
     }
     memcpy(out, state(r, r->c.steps), bd * sizeof(float));
 }
 
 /* Backward. */
 
-/* ds = p * (dp - delta) for each query row of a chunk. */
-static void softmax_backward_rows(const hop_retriever *r, const float *p, long ldp, float *dp,
-                                  long count)
-{
-    for (int i = 0; i < r->c.queries; i++) {
-        const float *prow = p + (size_t)i * (size_t)ldp;
-        float *grow = dp + (size_t)i * (size_t)count, delta = r->delta[i];
-        for (long j = 0; j < count; j++)
-            grow[j] = prow[j] * (grow[j] - delta);
-    }
-}
-
-/* Recomputes a chunk's probabilities and score gradients: scores = [dS; P], (2B, count). */
-static void chunk_recompute(const hop_retriever *r, const float *y, long count, float *scores)
+/*
+ * Fills a chunk's (count, 2B) block with [dS^T | P^T]: the probabilities from the kept or
+ * recomputed scores, and dS = P * (dP - delta) with dP^T = Y G^T.
+ */
+static void chunk_gradients(const hop_retriever *r, const float *y, long start, long count,
+                            float *block)
 {
     int b = r->c.queries, d = r->c.width;
     const float *lse = r->lse + (size_t)r->step * (size_t)b;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2 * b, (int)count, d, 1.0f, r->stack_grad,
-                d, y, d, 0.0f, scores, (int)count);
-    float *p = scores + (size_t)b * (size_t)count;
-    for (int i = 0; i < b; i++) {
-        float *row = p + (size_t)i * (size_t)count;
-        hop_exp_shifted(row, lse[i], row, count);
+    if (r->kept) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, b, d, 1.0f, y, d,
+                    r->stack_grad, d, 0.0f, block, 2 * b);
+        hop_exp_columns(kept_scores(r, start), b, block + b, 2 * b, count, b, lse, NULL);
+    } else {
+        /* [dP^T | S^T] = Y [G; beta X]^T in one product. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, 2 * b, d, 1.0f, y, d,
+                    r->stack_grad, d, 0.0f, block, 2 * b);
+        hop_exp_columns(block + b, 2 * b, block + b, 2 * b, count, b, lse, NULL);
     }
-    softmax_backward_rows(r, p, count, scores, count);
+    for (long k = 0; k < count; k++) {
+        float *row = block + (size_t)k * 2 * (size_t)b;
+        for (int i = 0; i < b; i++)
+            row[i] = row[b + i] * (row[i] - r->delta[i]);
+    }
 }
 
 static void backward_chunk(hop_retriever *r, worker_space *s, long start, long count)
@@ -414,30 +328,18 @@ static void backward_chunk(hop_retriever *r, worker_space *s, long start, long c
     const float *y = r->stored + (size_t)start * (size_t)d;
     float *dy = r->grad_stored + (size_t)start * (size_t)d;
 
-    if (r->probs) {
-        const float *p = r->probs + (size_t)r->step * (size_t)b * (size_t)r->c.stored + start;
-        int ldp = (int)r->c.stored;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, (int)count, d, 1.0f, r->stack_grad,
-                    d, y, d, 0.0f, s->scores, (int)count);
-        softmax_backward_rows(r, p, ldp, s->scores, count);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, d, (int)count, r->c.beta,
-                    s->scores, (int)count, y, d, 1.0f, s->partial, d);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)count, d, b, 1.0f, p, ldp,
-                    r->stack_grad, d, 1.0f, dy, d);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)count, d, b, 1.0f, s->scores,
-                    (int)count, r->stack_scaled, d, 1.0f, dy, d);
-        return;
-    }
-    chunk_recompute(r, y, count, s->scores);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, d, (int)count, r->c.beta, s->scores,
-                (int)count, y, d, 1.0f, s->partial, d);
+    chunk_gradients(r, y, start, count, s->scores);
+    /* dX += beta dS Y */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b, d, (int)count, r->c.beta, s->scores,
+                2 * b, y, d, 1.0f, s->partial, d);
     /* dY += dS^T (beta X) + P^T G in one product of inner extent 2B. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)count, d, 2 * b, 1.0f, s->scores,
-                (int)count, r->stack_scaled, d, 1.0f, dy, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)count, d, 2 * b, 1.0f, s->scores,
+                2 * b, r->stack_scaled, d, 1.0f, dy, d);
 }
 
 static void backward_task(void *arg, int worker, int workers)
 {
+    (void)workers;
     hop_retriever *r = arg;
     worker_space *s = &r->space[worker];
     size_t d = (size_t)r->c.width;

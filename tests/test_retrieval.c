@@ -2,6 +2,7 @@
  * padded-batch MIL step against one bag at a time. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ static outputs run(const problem *p, long chunk, bool keep, int threads)
                               .steps = p->steps,
                               .beta = p->beta,
                               .chunk = chunk,
-                              .keep_probabilities = keep};
+                              .keep_limit = keep ? SIZE_MAX : 0};
     hop_retriever *r = NULL;
     cr_assert_eq(hop_retriever_new(&r, &c, pool, &err), HOP_OK, "%s", err.message);
     size_t bd = (size_t)p->b * (size_t)p->d;
@@ -116,16 +117,35 @@ Test(retrieval, chunked_equals_plain)
     free_problem(&p);
 }
 
-Test(retrieval, kept_probabilities_equal_recomputed)
+Test(retrieval, kept_scores_equal_recomputed)
 {
     hop_blas_set_threads(1);
     problem p = make_problem(517, 16, 4, 2);
     outputs plain = run(&p, 0, false, 1);
-    outputs kept = run(&p, 0, true, 1);
-    assert_same(&p, &kept, &plain, 0);
-    free_outputs(&kept);
+    const long chunks[] = {0, 1, 100, 517};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        outputs kept = run(&p, chunks[i], true, 1);
+        assert_same(&p, &kept, &plain, chunks[i]);
+        free_outputs(&kept);
+    }
     free_outputs(&plain);
     free_problem(&p);
+}
+
+Test(retrieval, keep_limit_decides)
+{
+    hop_error err;
+    hop_retriever_config c = {.stored = 100, .width = 4, .queries = 3, .steps = 2, .beta = 1};
+    size_t need = 2 * 100 * 3 * sizeof(float);
+    const size_t limits[] = {0, need - 1, need, SIZE_MAX};
+    const bool keeps[] = {false, false, true, true};
+    for (int i = 0; i < 4; i++) {
+        c.keep_limit = limits[i];
+        hop_retriever *r = NULL;
+        cr_assert_eq(hop_retriever_new(&r, &c, NULL, &err), HOP_OK, "%s", err.message);
+        cr_assert_eq(hop_retriever_keeps_scores(r), keeps[i], "keep_limit %zu", limits[i]);
+        hop_retriever_free(r);
+    }
 }
 
 Test(retrieval, threads_equal_one_thread)
@@ -135,10 +155,10 @@ Test(retrieval, threads_equal_one_thread)
     outputs one = run(&p, 0, false, 1);
     for (int threads = 2; threads <= 3; threads++) {
         outputs plain = run(&p, 0, false, threads);
-        outputs kept = run(&p, 0, true, threads);
+        outputs kept = run(&p, 60, true, threads);
         outputs chunked = run(&p, 50, false, threads);
         assert_same(&p, &plain, &one, 0);
-        assert_same(&p, &kept, &one, 0);
+        assert_same(&p, &kept, &one, 60);
         assert_same(&p, &chunked, &one, 50);
         free_outputs(&plain);
         free_outputs(&kept);
@@ -228,24 +248,6 @@ Test(retrieval, forward_matches_double_reference)
     free_problem(&p);
 }
 
-Test(retrieval, exp_shifted_accuracy)
-{
-    float x[203], y[203];
-    for (int i = 0; i < 203; i++)
-        x[i] = -100.0f + (float)i * 0.9f;
-    float sum = hop_exp_shifted(x, 2.0f, y, 203);
-    double want_sum = 0.0;
-    for (int i = 0; i < 203; i++) {
-        float shifted = x[i] - 2.0f; /* the kernel subtracts in float, too */
-        double want = shifted < -87.0f ? 0.0 : exp((double)shifted);
-        want_sum += want;
-        cr_assert(fabs(y[i] - want) <= 2e-7 * want, "exp(%g) = %.9g, expected %.9g",
-                  (double)shifted, (double)y[i], want);
-    }
-    cr_assert(fabs(sum - want_sum) <= 1e-6 * want_sum, "sum %.9g, expected %.9g", (double)sum,
-              want_sum);
-}
-
 Test(retrieval, invalid_config_rejected)
 {
     hop_retriever *r = NULL;
@@ -255,11 +257,10 @@ Test(retrieval, invalid_config_rejected)
     cr_assert_eq(hop_retriever_new(&r, &c, NULL, &err), HOP_ERR_ARG);
     cr_assert(strstr(err.message, "steps 0 is invalid"), "%s", err.message);
     c.steps = 1;
-    c.chunk = 8;
-    c.keep_probabilities = true;
+    c.chunk = -8;
     cr_assert_eq(hop_retriever_new(&r, &c, NULL, &err), HOP_ERR_ARG);
-    cr_assert(strstr(err.message, "keep_probabilities needs the plain order"), "%s", err.message);
-    c.keep_probabilities = false;
+    cr_assert(strstr(err.message, "chunk -8 is invalid"), "%s", err.message);
+    c.chunk = 8;
     c.stored = 0;
     cr_assert_eq(hop_retriever_new(&r, &c, NULL, &err), HOP_ERR_ARG);
     cr_assert(strstr(err.message, "stored 0"), "%s", err.message);

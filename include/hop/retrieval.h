@@ -7,13 +7,13 @@
  * with respect to the initial queries and to Y.
  *
  * Two evaluation orders give the same numbers (to rounding):
- * - plain (chunk 0): the (B, N) score matrix of a step is formed whole. With
- *   keep_probabilities the softmax of every step is kept for the backward pass, which
- *   then needs no recomputation, at steps * B * N floats of memory.
+ * - plain (chunk 0): the scores of a step are formed whole.
  * - chunked (chunk C > 0): Y is processed C rows at a time with a running (online)
- *   softmax, so memory grows with B * C instead of B * N. The forward pass keeps the
- *   per-query log-sum-exp of every step, and the backward pass recomputes each chunk's
- *   probabilities from it in a second pass over the chunks.
+ *   softmax, so memory grows with B * C instead of B * N.
+ * The forward pass keeps the per-query log-sum-exp of every step. The backward pass
+ * recomputes each chunk's scores from Y unless the scores of every step (steps * N * B
+ * floats) fit within keep_limit bytes. In that case the forward pass keeps them, which
+ * saves the backward pass one (B, D) x (D, N) product per step.
  * With threads > 1 the stored patterns are split into contiguous row ranges, one per
  * worker of the pool, and the partial softmax sums of the ranges are merged. The BLAS
  * should then run one thread per call (hop_blas_set_threads(1)).
@@ -32,13 +32,13 @@ extern "C" {
 #endif
 
 typedef struct hop_retriever_config {
-    long stored;             /* N: stored patterns, at least 1 */
-    int width;               /* D: features per pattern, at least 1 */
-    int queries;             /* B: query rows, at least 1 */
-    int steps;               /* retrieval steps, at least 1 */
-    float beta;              /* inverse temperature, finite */
-    long chunk;              /* stored patterns per chunk; 0 forms the whole score matrix (plain) */
-    bool keep_probabilities; /* plain only: keep each step's softmax for backward */
+    long stored;       /* N: stored patterns, at least 1 */
+    int width;         /* D: features per pattern, at least 1 */
+    int queries;       /* B: query rows, at least 1 */
+    int steps;         /* retrieval steps, at least 1 */
+    float beta;        /* inverse temperature, finite */
+    long chunk;        /* stored patterns per chunk; 0 forms the whole score matrix (plain) */
+    size_t keep_limit; /* bytes the kept scores may take; 0 never keeps them */
 } hop_retriever_config;
 
 typedef struct hop_retriever hop_retriever;
@@ -53,6 +53,9 @@ void hop_retriever_free(hop_retriever *r);
 
 /* Bytes of workspace the retrieval holds, excluding the caller's arrays. */
 size_t hop_retriever_workspace_bytes(const hop_retriever *r);
+
+/* Whether the forward pass keeps its scores for the backward pass (see keep_limit). */
+bool hop_retriever_keeps_scores(const hop_retriever *r);
 
 /*
  * Runs the steps from queries (B, D) over stored (N, D) and writes the final state (B, D)
