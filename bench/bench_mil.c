@@ -30,6 +30,7 @@
 typedef struct mil_options {
     int threads, batch, heads, d_in, min_inst, max_inst, bags, update_steps, epochs;
     int positive_instances;
+    int compare_threads; /* 0, or the thread count of a copy trained in alternate epochs */
     float shift, lr;
     uint64_t seed;
 } mil_options;
@@ -56,6 +57,7 @@ typedef struct mil_shard {
     float *x, *mask, *target; /* padded inputs, grown as needed */
     size_t x_capacity, mask_capacity;
     int first, count; /* bags [first, first + count) of the current step */
+    float weight;     /* count over the step's bags: this shard's share of the mean loss */
     double loss;
     hop_status status;
 } mil_shard;
@@ -226,6 +228,29 @@ static void shard_task(void *arg, int worker, int workers)
     s->status = s->count > 0 ? shard_step(t, s) : HOP_OK;
 }
 
+/*
+ * Sums the shards' weighted gradients into the store's own and applies Adam, both on this
+ * worker's range of the store. Shard 0 writes the store's gradient buffer directly.
+ */
+static void update_task(void *arg, int worker, int workers)
+{
+    mil_trainer *t = arg;
+    long begin, end;
+    hop_pool_range((long)t->params.total, 16, worker, workers, &begin, &end);
+    float *grads = t->params.grads;
+    if (t->n_shards > 1)
+        for (long i = begin; i < end; i++)
+            grads[i] *= t->shards[0].weight;
+    for (int w = 1; w < t->n_shards; w++) {
+        const mil_shard *s = &t->shards[w];
+        if (s->count == 0)
+            continue;
+        for (long i = begin; i < end; i++)
+            grads[i] += s->weight * s->view.grads[i];
+    }
+    hop_adamw_update_range(&t->adam, &t->params, (size_t)begin, (size_t)end);
+}
+
 /* One optimiser step over bags [first, first + count) of the order. */
 static hop_status train_step(mil_trainer *t, int first, int count, double *loss, hop_error *err)
 {
@@ -234,29 +259,22 @@ static hop_status train_step(mil_trainer *t, int first, int count, double *loss,
         hop_pool_range(count, 1, w, t->n_shards, &b0, &b1);
         t->shards[w].first = first + (int)b0;
         t->shards[w].count = (int)(b1 - b0);
+        t->shards[w].weight = (float)(b1 - b0) / (float)count;
     }
     hop_pool_run(t->pool, shard_task, t);
 
     *loss = 0.0;
-    float *grads = t->params.grads;
-    size_t total = t->params.total;
     for (int w = 0; w < t->n_shards; w++) {
         mil_shard *s = &t->shards[w];
         if (s->status != HOP_OK)
             return hop_error_set(err, s->status, "mil bench: %s", s->ctx.error.message);
-        if (s->count == 0)
-            continue;
-        float weight = (float)s->count / (float)count;
-        *loss += weight * s->loss;
-        if (s->view.grads == grads) {
-            for (size_t i = 0; i < total; i++)
-                grads[i] *= weight;
-            continue;
-        }
-        for (size_t i = 0; i < total; i++)
-            grads[i] += weight * s->view.grads[i];
+        if (s->count > 0)
+            *loss += s->weight * s->loss;
     }
-    return hop_adamw_step(&t->adam, &t->params, err);
+    hop_status status = hop_adamw_begin_step(&t->adam, &t->params, err);
+    if (status == HOP_OK)
+        hop_pool_run(t->pool, update_task, t);
+    return status;
 }
 
 static void trainer_free(mil_trainer *t)
@@ -319,33 +337,71 @@ typedef struct mil_result {
     long steps;
 } mil_result;
 
-static hop_status train(mil_trainer *t, int *order, mil_result *res, hop_error *err)
+/* One training configuration: its own options, model, bag order and results. */
+typedef struct mil_run {
+    mil_options o;
+    mil_trainer t;
+    mil_result res;
+    int *order;
+    hop_rng shuffle;
+} mil_run;
+
+static void run_free(mil_run *r)
 {
-    const mil_options *o = t->o;
-    hop_rng rng;
-    hop_rng_seed(&rng, o->seed + 3);
-    res->steps = 0;
-    res->rss_kib_at_100 = -1;
-    for (int e = 0; e < o->epochs; e++) {
-        hop_rng_shuffle_int(&rng, order, (size_t)o->bags);
-        double t0 = bench_now(), sum = 0.0;
-        int steps = 0;
-        for (int first = 0; first < o->bags; first += o->batch) {
-            int count = o->bags - first < o->batch ? o->bags - first : o->batch;
-            double loss;
-            hop_status status = train_step(t, first, count, &loss, err);
-            if (status != HOP_OK)
-                return status;
-            sum += loss;
-            steps++;
-            if (++res->steps == 100)
-                res->rss_kib_at_100 = bench_rss_kib();
-        }
-        res->epoch_seconds[e] = bench_now() - t0;
-        if (e == 0)
-            res->first_loss = sum / steps;
-        res->last_loss = sum / steps;
+    trainer_free(&r->t);
+    free(r->order);
+    free(r->res.epoch_seconds);
+}
+
+/* Sets up a run of the options o with the given thread count; run_free frees it. */
+static hop_status run_init(mil_run *r, const mil_options *o, int threads, const mil_bags *bags,
+                           hop_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->o = *o;
+    r->o.threads = threads;
+    hop_status status = trainer_init(&r->t, &r->o, bags, err);
+    if (status != HOP_OK)
+        return status;
+
+    r->order = malloc((size_t)o->bags * sizeof *r->order);
+    r->res.epoch_seconds = malloc((size_t)o->epochs * sizeof(double));
+    if (!r->order || !r->res.epoch_seconds)
+        return hop_error_set(err, HOP_ERR_NOMEM, "mil bench: out of memory");
+    for (int i = 0; i < o->bags; i++)
+        r->order[i] = i;
+    r->t.order = r->order;
+    hop_rng_seed(&r->shuffle, o->seed + 3);
+    r->res.rss_kib_at_100 = -1;
+    return HOP_OK;
+}
+
+/* Trains epoch e of a run in shuffled order and records its time and mean loss. */
+static hop_status train_epoch(mil_run *r, int e, hop_error *err)
+{
+    const mil_options *o = &r->o;
+    mil_result *res = &r->res;
+    /* One bag per step: the BLAS gets the threads. Batches: hop's shards get them. */
+    hop_blas_set_threads(o->batch > 1 ? 1 : o->threads);
+    hop_rng_shuffle_int(&r->shuffle, r->order, (size_t)o->bags);
+
+    double t0 = bench_now(), sum = 0.0;
+    int steps = 0;
+    for (int first = 0; first < o->bags; first += o->batch) {
+        int count = o->bags - first < o->batch ? o->bags - first : o->batch;
+        double loss;
+        hop_status status = train_step(&r->t, first, count, &loss, err);
+        if (status != HOP_OK)
+            return status;
+        sum += loss;
+        steps++;
+        if (++res->steps == 100)
+            res->rss_kib_at_100 = bench_rss_kib();
     }
+    res->epoch_seconds[e] = bench_now() - t0;
+    if (e == 0)
+        res->first_loss = sum / steps;
+    res->last_loss = sum / steps;
     res->rss_kib_end = bench_rss_kib();
     return HOP_OK;
 }
@@ -376,50 +432,72 @@ static void add_results(cJSON *json, const mil_options *o, const mil_bags *bags,
     free(inst);
 }
 
+/*
+ * Adds the compared run's rates and the speed-up: the median over epochs of the ratio of
+ * the two runs' rates in the same epoch, which ran back to back.
+ */
+static void add_comparison(cJSON *json, const mil_run *measured, const mil_run *compared_run)
+{
+    int epochs = measured->o.epochs;
+    double *rates = malloc((size_t)epochs * sizeof *rates);
+    double *ratios = malloc((size_t)epochs * sizeof *ratios);
+    if (!rates || !ratios) {
+        free(rates);
+        free(ratios);
+        return;
+    }
+    for (int e = 0; e < epochs; e++) {
+        rates[e] = compared_run->o.bags / compared_run->res.epoch_seconds[e];
+        ratios[e] = compared_run->res.epoch_seconds[e] / measured->res.epoch_seconds[e];
+    }
+    cJSON *compared = cJSON_AddObjectToObject(json, "compared");
+    cJSON_AddNumberToObject(compared, "threads", compared_run->o.threads);
+    bench_add_stats(compared, "bags_per_second", bench_summarize(rates, epochs));
+    bench_add_stats(compared, "speedup", bench_summarize(ratios, epochs));
+    free(rates);
+    free(ratios);
+}
+
 static int run(const mil_options *o)
 {
     hop_error err;
     hop_error_clear(&err);
-    /* One bag per step: the BLAS gets the threads. Batches: hop's shards get them. */
-    hop_blas_set_threads(o->batch > 1 ? 1 : o->threads);
     mil_bags bags;
-    mil_trainer t;
-    mil_result res = {0};
-    int *order = malloc((size_t)o->bags * sizeof *order);
-    res.epoch_seconds = malloc((size_t)o->epochs * sizeof(double));
+    mil_run measured = {0}, compared_run = {0};
+    bool compare = o->compare_threads > 0;
+    hop_status status = make_bags(o, &bags, &err);
+    if (status == HOP_OK)
+        status = run_init(&measured, o, o->threads, &bags, &err);
+    if (status == HOP_OK && compare)
+        status = run_init(&compared_run, o, o->compare_threads, &bags, &err);
+    /* The compared run trains right after each epoch, so both see the same machine. */
+    for (int e = 0; status == HOP_OK && e < o->epochs; e++) {
+        status = train_epoch(&measured, e, &err);
+        if (status == HOP_OK && compare)
+            status = train_epoch(&compared_run, e, &err);
+    }
+
     int rc = 1;
-    if (!order || !res.epoch_seconds) {
-        fprintf(stderr, "hop bench mil: out of memory\n");
-    } else if (make_bags(o, &bags, &err) == HOP_OK) {
-        for (int i = 0; i < o->bags; i++)
-            order[i] = i;
-        hop_status status = trainer_init(&t, o, &bags, &err);
-        t.order = order;
-        if (status == HOP_OK)
-            status = train(&t, order, &res, &err);
-        if (status == HOP_OK) {
-            cJSON *json = cJSON_CreateObject();
-            cJSON_AddStringToObject(json, "benchmark", "mil");
-            bench_add_environment(json, o->threads);
-            cJSON_AddNumberToObject(json, "batch", o->batch);
-            cJSON_AddNumberToObject(json, "heads", o->heads);
-            cJSON_AddNumberToObject(json, "update_steps", o->update_steps);
-            cJSON_AddNumberToObject(json, "bags", o->bags);
-            cJSON_AddNumberToObject(json, "epochs", o->epochs);
-            cJSON_AddNumberToObject(json, "parameters", (double)t.params.total);
-            add_results(json, o, &bags, &res);
-            rc = bench_print(json);
-        } else {
-            fprintf(stderr, "hop bench mil: %s\n", err.message);
-        }
-        trainer_free(&t);
-        free_bags(&bags);
+    if (status == HOP_OK) {
+        cJSON *json = cJSON_CreateObject();
+        cJSON_AddStringToObject(json, "benchmark", "mil");
+        bench_add_environment(json, o->threads);
+        cJSON_AddNumberToObject(json, "batch", o->batch);
+        cJSON_AddNumberToObject(json, "heads", o->heads);
+        cJSON_AddNumberToObject(json, "update_steps", o->update_steps);
+        cJSON_AddNumberToObject(json, "bags", o->bags);
+        cJSON_AddNumberToObject(json, "epochs", o->epochs);
+        cJSON_AddNumberToObject(json, "parameters", (double)measured.t.params.total);
+        add_results(json, o, &bags, &measured.res);
+        if (compare)
+            add_comparison(json, &measured, &compared_run);
+        rc = bench_print(json);
     } else {
         fprintf(stderr, "hop bench mil: %s\n", err.message);
-        free_bags(&bags);
     }
-    free(order);
-    free(res.epoch_seconds);
+    run_free(&measured);
+    run_free(&compared_run);
+    free_bags(&bags);
     return rc;
 }
 
@@ -462,6 +540,8 @@ int bench_mil(int argc, char **argv)
         {"bags", CLI_INT, &o.bags, 2, 1e7, "bags", "bags per epoch"},
         {"update-steps", CLI_INT, &o.update_steps, 0, 100, "steps", "extra Hopfield update steps"},
         {"epochs", CLI_INT, &o.epochs, 1, 1e6, "epochs", "timed epochs"},
+        {"compare-threads", CLI_INT, &o.compare_threads, 0, 256, "threads",
+         "also train a copy with this many threads, alternating epochs, and report the speed-up"},
         {"positive-instances", CLI_INT, &o.positive_instances, 0, 1e6, "instances",
          "shifted instances in a positive bag"},
         {"shift", CLI_FLOAT, &o.shift, 0, 1e3, "", "length of the shift of those instances"},

@@ -89,23 +89,36 @@ static void adamw_update(const hop_adamw *opt, float *restrict x, const float *r
     }
 }
 
-hop_status hop_adamw_step(hop_adamw *opt, hop_params *params, hop_error *err)
+hop_status hop_adamw_begin_step(hop_adamw *opt, const hop_params *params, hop_error *err)
 {
     hop_status status = check_size(opt->l2_decay ? "Adam" : "AdamW", params, opt->size, err);
     if (status != HOP_OK)
         return status;
     opt->step++;
+    return HOP_OK;
+}
+
+void hop_adamw_update_range(const hop_adamw *opt, hop_params *params, size_t begin, size_t end)
+{
     double bias1 = 1.0 - pow(opt->beta1, (double)opt->step);
     double bias2 = 1.0 - pow(opt->beta2, (double)opt->step);
     for (int i = 0; i < params->count; i++) {
         const hop_param_info *p = &params->info[i];
-        if (p->frozen)
+        size_t first = p->offset > begin ? p->offset : begin;
+        size_t last = p->offset + p->numel < end ? p->offset + p->numel : end;
+        if (p->frozen || first >= last)
             continue;
-        size_t o = p->offset;
-        adamw_update(opt, params->values + o, params->grads + o, opt->m + o, opt->v + o, p->numel,
-                     bias1, bias2);
+        adamw_update(opt, params->values + first, params->grads + first, opt->m + first,
+                     opt->v + first, last - first, bias1, bias2);
     }
-    return HOP_OK;
+}
+
+hop_status hop_adamw_step(hop_adamw *opt, hop_params *params, hop_error *err)
+{
+    hop_status status = hop_adamw_begin_step(opt, params, err);
+    if (status == HOP_OK)
+        hop_adamw_update_range(opt, params, 0, params->total);
+    return status;
 }
 
 double hop_grad_norm(const hop_params *params)

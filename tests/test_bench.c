@@ -1,4 +1,4 @@
-/* The size checks of the hop bench subcommands. */
+/* The hop bench subcommands: size checks and small runs. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,4 +58,49 @@ Test(bench, small_mil_run_succeeds)
     int status = run_hop("bench mil --bags 4 --min-inst 2 --max-inst 3 --d-in 3 --epochs 1", err,
                          sizeof err);
     cr_assert_eq(status, 0, "stderr: %s", err);
+}
+
+/* Runs hop with args and returns its exit status; stdout goes to out. */
+static int run_hop_stdout(const char *args, char *out, size_t size)
+{
+    char command[1024];
+    snprintf(command, sizeof command, "%s %s 2>/dev/null", HOP_CLI_PATH, args);
+    FILE *p = popen(command, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int raw = pclose(p);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+Test(bench, retrieval_reports_kept_scores)
+{
+    char out[4096];
+    const char *base = "bench retrieval --n 500 --d 8 --queries 4 --repeats 2 --chunk 100";
+    char args[256];
+    snprintf(args, sizeof args, "%s --pass fwdbwd", base);
+    cr_assert_eq(run_hop_stdout(args, out, sizeof out), 0, "stdout: %s", out);
+    cr_assert(strstr(out, "\"kept_scores\":true"), "%s", out);
+    cr_assert(strstr(out, "\"scores_transposed\":"), "%s", out);
+    cr_assert(strstr(out, "\"values_transposed\":"), "%s", out);
+
+    snprintf(args, sizeof args, "%s --pass fwdbwd --keep-limit 0", base);
+    cr_assert_eq(run_hop_stdout(args, out, sizeof out), 0, "stdout: %s", out);
+    cr_assert(strstr(out, "\"kept_scores\":false"), "%s", out);
+
+    /* A forward-only run never keeps scores, whatever the limit. */
+    snprintf(args, sizeof args, "%s --pass fwd", base);
+    cr_assert_eq(run_hop_stdout(args, out, sizeof out), 0, "stdout: %s", out);
+    cr_assert(strstr(out, "\"kept_scores\":false"), "%s", out);
+}
+
+Test(bench, mil_compare_threads_reports_speedup)
+{
+    char out[4096];
+    int status = run_hop_stdout("bench mil --bags 8 --min-inst 2 --max-inst 4 --d-in 3 --epochs 2 "
+                                "--batch 4 --threads 2 --compare-threads 1",
+                                out, sizeof out);
+    cr_assert_eq(status, 0, "stdout: %s", out);
+    cr_assert(strstr(out, "\"compared\":{\"threads\":1,"), "%s", out);
+    cr_assert(strstr(out, "\"speedup\":{\"median\":"), "%s", out);
 }

@@ -61,6 +61,55 @@ Test(adamw, frozen_parameter_unchanged)
     hop_params_free(&ps);
 }
 
+/* Three parameters of 7, 5 and 9 elements, the middle one frozen, with varied gradients. */
+static void make_three(hop_params *ps)
+{
+    hop_params_init(ps);
+    hop_error err;
+    const int sizes[3] = {7, 5, 9};
+    int id;
+    for (int i = 0; i < 3; i++) {
+        char name[8] = {(char)('a' + i), 0};
+        cr_assert_eq(hop_params_add(ps, name, 1, &sizes[i], HOP_INIT_ZEROS, 0, NULL, &id, &err),
+                     HOP_OK);
+    }
+    ps->info[1].frozen = true;
+    for (size_t i = 0; i < ps->total; i++) {
+        ps->values[i] = 0.1f * (float)i - 1.0f;
+        ps->grads[i] = sinf((float)i);
+    }
+}
+
+Test(adamw, ranges_equal_one_step)
+{
+    hop_params whole, split;
+    make_three(&whole);
+    make_three(&split);
+    hop_adamw a, b;
+    hop_error err;
+    cr_assert_eq(hop_adamw_init(&a, &whole, 0.05f, 0.01f, &err), HOP_OK);
+    cr_assert_eq(hop_adamw_init(&b, &split, 0.05f, 0.01f, &err), HOP_OK);
+
+    /* Range ends inside parameters, on their edges and in the frozen one. */
+    const size_t cuts[] = {0, 3, 7, 10, 15, 21};
+    for (int step = 0; step < 3; step++) {
+        cr_assert_eq(hop_adamw_step(&a, &whole, &err), HOP_OK);
+        cr_assert_eq(hop_adamw_begin_step(&b, &split, &err), HOP_OK);
+        for (int r = 0; r + 1 < 6; r++)
+            hop_adamw_update_range(&b, &split, cuts[r], cuts[r + 1]);
+    }
+    cr_assert_eq(a.step, b.step);
+    for (size_t i = 0; i < whole.total; i++)
+        cr_assert_eq(split.values[i], whole.values[i], "element %zu: %.9g against %.9g", i,
+                     (double)split.values[i], (double)whole.values[i]);
+    for (size_t i = 7; i < 12; i++)
+        cr_assert_eq(split.values[i], 0.1f * (float)i - 1.0f, "frozen element %zu changed", i);
+    hop_adamw_free(&a);
+    hop_adamw_free(&b);
+    hop_params_free(&whole);
+    hop_params_free(&split);
+}
+
 Test(adamw, rejects_bad_learning_rate)
 {
     hop_params ps;

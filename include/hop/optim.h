@@ -43,6 +43,15 @@ void hop_adamw_free(hop_adamw *opt);
 hop_status hop_adamw_step(hop_adamw *opt, hop_params *params, hop_error *err);
 
 /*
+ * The same update split over element ranges of the store, for several threads:
+ * hop_adamw_begin_step checks the store and counts the step once, then
+ * hop_adamw_update_range updates elements [begin, end) of the store. Ranges that together
+ * cover [0, params->total) once give exactly hop_adamw_step's result.
+ */
+hop_status hop_adamw_begin_step(hop_adamw *opt, const hop_params *params, hop_error *err);
+void hop_adamw_update_range(const hop_adamw *opt, hop_params *params, size_t begin, size_t end);
+
+/*
  * Adam: g += weight_decay x, then the AdamW moments without the decoupled decay, with
  * PyTorch's defaults (betas 0.9 and 0.999, eps 1e-8). Step and free with the hop_adamw calls.
  */
