@@ -15,27 +15,30 @@ for hop in "$openblas" "$blis"; do
         set -- $shape
         run "$hop" bench sgemm --m "$1" --n "$2" --k "$3" --repeats 20
     done
-    run "$hop" bench mil --threads 1 --batch 1 --heads 1 --update-steps 0
-    run "$hop" bench mil --threads 2 --batch 1 --heads 1 --update-steps 0
-    run "$hop" bench mil --threads 1 --batch 1 --heads 4 --update-steps 0
-    run "$hop" bench mil --threads 1 --batch 1 --heads 1 --update-steps 3
-    run "$hop" bench mil --threads 1 --batch 16 --heads 1 --update-steps 0
-    run "$hop" bench mil --threads 2 --batch 16 --heads 1 --update-steps 0
+    # Two-thread rows also train a one-thread copy in alternate epochs for the speed-up.
+    mil=(bench mil --epochs 10)
+    run "$hop" "${mil[@]}" --threads 1 --batch 1 --heads 1 --update-steps 0
+    run "$hop" "${mil[@]}" --threads 2 --batch 1 --heads 1 --update-steps 0 --compare-threads 1
+    run "$hop" "${mil[@]}" --threads 1 --batch 1 --heads 4 --update-steps 0
+    run "$hop" "${mil[@]}" --threads 1 --batch 1 --heads 1 --update-steps 3
+    run "$hop" "${mil[@]}" --threads 1 --batch 16 --heads 1 --update-steps 0
+    run "$hop" "${mil[@]}" --threads 2 --batch 16 --heads 1 --update-steps 0 --compare-threads 1
 done
 
 for hop in "$openblas" "$blis"; do
     for n in 10000 100000; do
+        repeats=$((n == 10000 ? 50 : 10))
         for pass in fwd fwdbwd; do
             for d in 64 128 256 512; do
                 run "$hop" bench retrieval --n "$n" --d "$d" --queries 64 --pass "$pass" \
-                    --threads 1 --repeats 5
+                    --threads 1 --repeats "$repeats"
             done
         done
     done
 done
 for threads in 1 2; do
     run "$openblas" bench retrieval --n 100000 --d 128 --queries 64 --pass fwdbwd \
-        --threads "$threads" --repeats 5
+        --threads "$threads" --repeats 10
 done
 for pass in fwd fwdbwd; do
     run "$openblas" bench retrieval --n 1000000 --d 128 --queries 64 --pass "$pass" --repeats 2
