@@ -2,19 +2,23 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
+
+#include "support/shell.h"
 
 /* Runs hop with args and returns its exit status; stderr goes to err. */
 static int run_hop(const char *args, char *err, size_t size)
 {
     char command[1024];
     snprintf(command, sizeof command, "%s %s 2>&1 >/dev/null", HOP_CLI_PATH, args);
-    FILE *p = popen(command, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(err, 1, size - 1, p);
-    err[n] = '\0';
-    int raw = pclose(p);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    return test_run_command(command, err, size);
+}
+
+/* Runs hop with args and returns its exit status; stdout goes to out. */
+static int run_hop_stdout(const char *args, char *out, size_t size)
+{
+    char command[1024];
+    snprintf(command, sizeof command, "%s %s 2>/dev/null", HOP_CLI_PATH, args);
+    return test_run_command(command, out, size);
 }
 
 Test(bench, mil_instance_overflow_is_rejected)
@@ -58,19 +62,6 @@ Test(bench, small_mil_run_succeeds)
     int status = run_hop("bench mil --bags 4 --min-inst 2 --max-inst 3 --d-in 3 --epochs 1", err,
                          sizeof err);
     cr_assert_eq(status, 0, "stderr: %s", err);
-}
-
-/* Runs hop with args and returns its exit status; stdout goes to out. */
-static int run_hop_stdout(const char *args, char *out, size_t size)
-{
-    char command[1024];
-    snprintf(command, sizeof command, "%s %s 2>/dev/null", HOP_CLI_PATH, args);
-    FILE *p = popen(command, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int raw = pclose(p);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
 
 Test(bench, retrieval_reports_kept_scores)

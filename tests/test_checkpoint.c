@@ -10,6 +10,7 @@
 #include "hop/blas.h"
 #include "hop/io.h"
 #include "hop/mil.h"
+#include "support/shell.h"
 
 static void small_sequences(hop_seq_dataset *ds)
 {
@@ -216,16 +217,6 @@ Test(checkpoint, load_rejects_foreign_file)
     remove(path);
 }
 
-static int run(const char *command, char *out, size_t size)
-{
-    FILE *pipe = popen(command, "r");
-    cr_assert_not_null(pipe);
-    size_t n = fread(out, 1, size - 1, pipe);
-    out[n] = '\0';
-    int raw = pclose(pipe);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-}
-
 static void expect_same_params(const char *a_path, const char *b_path)
 {
     hop_safetensors a, b;
@@ -258,7 +249,7 @@ Test(checkpoint, cli_resume_and_predict, .timeout = 120)
              "%s mil --sequences s.tsv --resume c.st --threads 1 --quiet --save-model resumed.st "
              "2>&1",
              dir, HOP_CLI_PATH, HOP_CLI_PATH, common, HOP_CLI_PATH, common, HOP_CLI_PATH);
-    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "stopped after 5 steps") != NULL, "output: %s", out);
     char a[128], b[128];
     snprintf(a, sizeof a, "%s/straight.st", dir);
@@ -269,7 +260,7 @@ Test(checkpoint, cli_resume_and_predict, .timeout = 120)
              "cd %s && %s predict --model straight.st --data s.tsv --out bags.csv "
              "--attention att.csv 2>&1 && head -2 bags.csv && head -2 att.csv && wc -l < att.csv",
              dir, HOP_CLI_PATH);
-    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "bag_id,label,probability\nbag1,") != NULL, "output: %s", out);
     cr_assert(strstr(out, "bag_id,instance,weight,sequence,witness\nbag1,1,0.") != NULL,
               "output: %s", out);
@@ -277,12 +268,12 @@ Test(checkpoint, cli_resume_and_predict, .timeout = 120)
 
     snprintf(command, sizeof command, "cd %s && %s predict --model c.st --data missing.tsv 2>&1",
              dir, HOP_CLI_PATH);
-    cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "hop predict: cannot open \"missing.tsv\"") != NULL, "output: %s", out);
     snprintf(command, sizeof command,
              "cd %s && rm -f s.tsv bags.csv att.csv straight.st resumed.st c.st && rmdir %s", dir,
              dir);
-    run(command, out, sizeof out);
+    test_run_command(command, out, sizeof out);
 }
 
 /* Trains two steps on the small feature bags and returns the trainer. */
@@ -314,7 +305,7 @@ Test(checkpoint, load_rejects_nan_weight)
     char command[512], out[4096];
     snprintf(command, sizeof command, "%s predict --model %s --data /dev/null 2>&1", HOP_CLI_PATH,
              path);
-    cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, expected) != NULL, "output: %s", out);
     remove(path);
     hop_mil_trainer_free(&t);
@@ -360,7 +351,7 @@ Test(checkpoint, predict_names_sequence_input_to_features_model)
     char command[512], out[4096];
     snprintf(command, sizeof command, "%s predict --model %s --data %s 2>&1", HOP_CLI_PATH, model,
              data);
-    cr_assert_eq(run(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "does not look like a MIL bag file") != NULL, "output: %s", out);
     cr_assert(strstr(out, "UCI Musk format needs") == NULL, "output: %s", out);
     remove(model);
@@ -394,7 +385,7 @@ Test(checkpoint, cli_rejects_oversized_model)
     char command[512], out[4096];
     snprintf(command, sizeof command,
              "%s mil --data /nonexistent/bags.csv --heads 256 --head-dim 65536 2>&1", HOP_CLI_PATH);
-    cr_assert_eq(run(command, out, sizeof out), 2, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "above the limit of 2147483647") != NULL, "output: %s", out);
     cr_assert(strstr(out, "--heads (256), --head-dim (65536)") != NULL, "output: %s", out);
     cr_assert(strstr(out, "--embed-width (128)") != NULL, "output: %s", out);
@@ -428,14 +419,14 @@ Test(checkpoint, cli_resume_warns_about_ignored_flags, .timeout = 60)
     snprintf(command, sizeof command,
              "%s mil --data %s --resume %s --epochs 2 --folds=3 --lr 0.5 --quiet --threads 1 2>&1",
              HOP_CLI_PATH, data, ck);
-    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "--epochs, --folds, --lr are ignored") != NULL, "output: %s", out);
     cr_assert(strstr(out, "the resumed model is not saved") != NULL, "output: %s", out);
 
     snprintf(command, sizeof command,
              "%s mil --data %s --resume %s --quiet --threads 1 --save-model %s/m.st 2>&1",
              HOP_CLI_PATH, data, ck, dir);
-    cr_assert_eq(run(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "warning") == NULL, "output: %s", out);
 
     snprintf(command, sizeof command, "rm -rf %s", dir);

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hop/memory.h"
+#include "support/shell.h"
 
 /* ORTHO3: three orthonormal patterns in R^4. */
 static const float ortho3[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
@@ -487,12 +487,7 @@ static int run_memory(const char *args, char *out, size_t size)
     snprintf(command, sizeof command,
              "cd %s && %s memory %s 2>&1; status=$?; rm -rf %s; exit $status", dir, HOP_CLI_PATH,
              args, dir);
-    FILE *p = popen(command, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int raw = pclose(p);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    return test_run_command(command, out, size);
 }
 
 Test(memory_cli, rate_equal_to_threshold_counts_as_stored)

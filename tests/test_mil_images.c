@@ -4,29 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <stb/stb_image_write.h>
 
 #include "hop/loaders.h"
 #include "image_fixtures.h"
+#include "support/shell.h"
 
 #define SIDE        32
 #define PATCH       8
 #define PER_CLASS   24
 #define SQUARE      5
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-
-static int run_command(const char *command, char *out, size_t size)
-{
-    FILE *pipe = popen(command, "r");
-    cr_assert_not_null(pipe);
-    size_t n = fread(out, 1, size - 1, pipe);
-    out[n] = '\0';
-    int raw = pclose(pipe);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-}
 
 /*
  * Writes one 32x32 gray image of dark noise. With with_square, a bright 5x5 square lies inside
@@ -111,7 +101,7 @@ Test(mil_images, cli_learns_square_and_attends, .timeout = 120)
              "%s mil --images %s --patch 8 --stride 8 --channels 1 --folds 3 --epochs 30 "
              "--lr 0.003 --seed 1 --threads 1 --quiet --save-attention %s 2>&1",
              HOP_CLI_PATH, dir, png);
-    cr_assert_eq(run_command(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
 
     double auc = parse_auc(out, dir);
     cr_assert_geq(auc, 0.85, "output: %s", out);
@@ -139,7 +129,7 @@ Test(mil_images, cli_attention_bag_and_range, .timeout = 60)
              "%s mil --images %s --patch 8 --no-cv --epochs 2 --quiet --threads 1 "
              "--attention-bag 3 --save-attention %s 2>&1",
              HOP_CLI_PATH, dir, png);
-    cr_assert_eq(run_command(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "attention of bag 3 (") != NULL, "output: %s", out);
     cr_assert(strstr(out, "label 0)") != NULL, "output: %s", out);
     assert_png_size(png, SIDE * 8, SIDE * 8);
@@ -148,7 +138,7 @@ Test(mil_images, cli_attention_bag_and_range, .timeout = 60)
              "%s mil --images %s --no-cv --epochs 1 --quiet --attention-bag 48 "
              "--save-attention %s 2>&1",
              HOP_CLI_PATH, dir, png);
-    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "--attention-bag 48 is out of range") != NULL, "output: %s", out);
     fixture_remove_tree(dir);
     fixture_remove_tree(outputs);
@@ -161,7 +151,7 @@ Test(mil_images, positive_class_errors_list_classes, .timeout = 60)
     make_folder(dir, sizeof dir, &square_patch);
     snprintf(command, sizeof command, "%s mil --images %s --positive-class cats --quiet 2>&1",
              HOP_CLI_PATH, dir);
-    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "no class folder is named \"cats\"; the classes are \"negative\", "
                           "\"positive\"") != NULL,
               "output: %s", out);
@@ -173,7 +163,7 @@ Test(mil_images, positive_class_errors_list_classes, .timeout = 60)
     int row, col;
     write_image(path, false, &seed, &row, &col);
     snprintf(command, sizeof command, "%s mil --images %s --quiet 2>&1", HOP_CLI_PATH, dir);
-    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "has 3 class folders (\"negative\", \"positive\", \"third\"); choose "
                           "one with --positive-class NAME") != NULL,
               "output: %s", out);
@@ -184,14 +174,14 @@ Test(mil_images, save_attention_needs_images)
 {
     char out[4096], command[1024];
     snprintf(command, sizeof command, "%s mil --demo --save-attention a.png 2>&1", HOP_CLI_PATH);
-    cr_assert_eq(run_command(command, out, sizeof out), 2, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 2, "%s", out);
     snprintf(command, sizeof command, "%s mil --data x.csv --save-attention a.png 2>&1",
              HOP_CLI_PATH);
-    cr_assert_eq(run_command(command, out, sizeof out), 2, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "--save-attention draws image patches; it needs --images") != NULL,
               "output: %s", out);
     snprintf(command, sizeof command, "%s mil --images a --demo 2>&1", HOP_CLI_PATH);
-    cr_assert_eq(run_command(command, out, sizeof out), 2, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "give one of --data FILE, --demo, --fashion-demo") != NULL, "output: %s",
               out);
 }
@@ -201,7 +191,7 @@ Test(mil_images, fashion_demo_missing_files)
     char out[4096], command[1024];
     snprintf(command, sizeof command,
              "%s mil --fashion-demo --fashion-dir /nonexistent/fashion --quiet 2>&1", HOP_CLI_PATH);
-    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "Fashion-MNIST file /nonexistent/fashion/train-images-idx3-ubyte.gz "
                           "not found; install the Debian package dataset-fashion-mnist") != NULL,
               "output: %s", out);
@@ -221,7 +211,7 @@ Test(mil_images, fashion_demo_finds_ankle_boots, .timeout = 120)
              "%s mil --fashion-demo --demo-train-bags 60 --demo-test-bags 40 --epochs 10 "
              "--embed-width 32 --seed 1 --threads 1 --quiet --report %s 2>&1",
              HOP_CLI_PATH, report);
-    cr_assert_eq(run_command(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "Fashion-MNIST bags (target class 9, ankle boot): 60 train bags, 40 "
                           "test bags") != NULL,
               "output: %s", out);

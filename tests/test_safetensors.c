@@ -12,6 +12,7 @@
 
 #include "hop/io.h"
 #include "hop/params.h"
+#include "support/shell.h"
 
 /* A store with "layer.weight" (2, 3) = 0.5 i - 1 and "layer.bias" (3) = 10 + i. */
 static void make_params(hop_params *p)
@@ -140,11 +141,7 @@ static void write_bytes(const char *path, const void *data, size_t n)
 
 static void run_capture(const char *command, char *out, size_t size)
 {
-    FILE *pipe = popen(command, "r");
-    cr_assert_not_null(pipe);
-    size_t n = fread(out, 1, size - 1, pipe);
-    out[n] = '\0';
-    int status = pclose(pipe);
+    int status = test_run_command(command, out, size);
     cr_assert_eq(status, 0, "'%s' failed: %s", command, out);
 }
 

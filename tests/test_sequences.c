@@ -11,6 +11,7 @@
 #include "hop/layers.h"
 #include "hop/mil.h"
 #include "support/gradcheck.h"
+#include "support/shell.h"
 
 static void parse_ok(const char *text, hop_seq_dataset *ds)
 {
@@ -236,16 +237,6 @@ Test(sequences, embedding_layer_zeroes_padding_row)
     hop_params_free(&params);
 }
 
-static int run_command(const char *command, char *out, size_t size)
-{
-    FILE *pipe = popen(command, "r");
-    cr_assert_not_null(pipe);
-    size_t n = fread(out, 1, size - 1, pipe);
-    out[n] = '\0';
-    int raw = pclose(pipe);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-}
-
 /* 40 bags of 200 sequences at witness rate 5%, five folds. */
 Test(sequences, cli_finds_motif_bags, .timeout = 120)
 {
@@ -258,7 +249,7 @@ Test(sequences, cli_finds_motif_bags, .timeout = 120)
              "%s mil --generate-sequences %s --bags 40 --bag-size 200 --witness-rate 0.05 "
              "--seed 1 2>&1",
              HOP_CLI_PATH, data);
-    cr_assert_eq(run_command(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "wrote 40 bags (20 positive) of 200 sequences, 200 carrying") != NULL,
               "output: %s", out);
 
@@ -266,7 +257,7 @@ Test(sequences, cli_finds_motif_bags, .timeout = 120)
              "%s mil --sequences %s --folds 5 --epochs 20 --lr 0.003 --seed 1 --threads 1 "
              "--quiet --report %s 2>&1",
              HOP_CLI_PATH, data, report);
-    cr_assert_eq(run_command(command, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 0, "%s", out);
     double auc = 0.0, ratio = 0.0;
     const char *line = strstr(out, "bags.tsv: AUC ");
     cr_assert_not_null(line, "output: %s", out);
@@ -334,7 +325,7 @@ Test(sequences, cli_rejects_sequences_shorter_than_kmer)
     fclose(f);
     snprintf(command, sizeof command, "%s mil --sequences %s --kmer 3 --folds 2 --quiet 2>&1",
              HOP_CLI_PATH, path);
-    cr_assert_eq(run_command(command, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_command(command, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "24 of 24 sequences have fewer residues than the k-mer length 3") != NULL,
               "output: %s", out);
     remove(path);
