@@ -50,3 +50,12 @@ run "$openblas" bench mil --threads 1 --batch 1 --epochs 50
 for max in 25 50 100 200 400; do
     run "$openblas" bench mil --threads 1 --batch 1 --max-inst "$max" --epochs 3
 done
+
+# The plot of docs/benchmarks.md from the last five lines: seconds per epoch against instances.
+plot=${out%.jsonl}-epoch-time.png
+tail -n 5 "$out" | sed -E 's/.*"instances_per_epoch":([0-9]+).*"epoch_seconds":\{"median":([0-9.e+-]+).*/\1 \2/' |
+    gnuplot -e "set terminal pngcairo size 800,500; set output '$plot';
+        set title 'MIL training, batch 1, 1 thread (OpenBLAS)';
+        set xlabel 'instances per epoch'; set ylabel 'seconds per epoch'; set grid;
+        set key off; plot '-' using 1:2 with linespoints pointtype 7"
+echo "plot: $plot" >&2
