@@ -376,7 +376,10 @@ static hop_status run_init(mil_run *r, const mil_options *o, int threads, const 
     return HOP_OK;
 }
 
-/* Trains epoch e of a run in shuffled order and records its time and mean loss. */
+/*
+ * Trains one epoch of a run in shuffled order. Timed epoch e >= 0 records its time and mean
+ * loss; e = -1 is the untimed warm-up epoch.
+ */
 static hop_status train_epoch(mil_run *r, int e, hop_error *err)
 {
     const mil_options *o = &r->o;
@@ -398,11 +401,13 @@ static hop_status train_epoch(mil_run *r, int e, hop_error *err)
         if (++res->steps == 100)
             res->rss_kib_at_100 = bench_rss_kib();
     }
+    res->rss_kib_end = bench_rss_kib();
+    if (e < 0)
+        return HOP_OK;
     res->epoch_seconds[e] = bench_now() - t0;
     if (e == 0)
         res->first_loss = sum / steps;
     res->last_loss = sum / steps;
-    res->rss_kib_end = bench_rss_kib();
     return HOP_OK;
 }
 
@@ -433,8 +438,9 @@ static void add_results(cJSON *json, const mil_options *o, const mil_bags *bags,
 }
 
 /*
- * Adds the compared run's rates and the speed-up: the median over epochs of the ratio of
- * the two runs' rates in the same epoch, which ran back to back.
+ * Adds the compared run's rates and the speed-up of the measured run over it: the median
+ * over epochs of the compared run's epoch time over the measured run's epoch time, from
+ * epochs that ran back to back.
  */
 static void add_comparison(cJSON *json, const mil_run *measured, const mil_run *compared_run)
 {
@@ -452,8 +458,9 @@ static void add_comparison(cJSON *json, const mil_run *measured, const mil_run *
     }
     cJSON *compared = cJSON_AddObjectToObject(json, "compared");
     cJSON_AddNumberToObject(compared, "threads", compared_run->o.threads);
+    cJSON_AddNumberToObject(compared, "shards", compared_run->t.n_shards);
     bench_add_stats(compared, "bags_per_second", bench_summarize(rates, epochs));
-    bench_add_stats(compared, "speedup", bench_summarize(ratios, epochs));
+    bench_add_stats(json, "speedup_over_compared", bench_summarize(ratios, epochs));
     free(rates);
     free(ratios);
 }
@@ -470,11 +477,14 @@ static int run(const mil_options *o)
         status = run_init(&measured, o, o->threads, &bags, &err);
     if (status == HOP_OK && compare)
         status = run_init(&compared_run, o, o->compare_threads, &bags, &err);
-    /* The compared run trains right after each epoch, so both see the same machine. */
-    for (int e = 0; status == HOP_OK && e < o->epochs; e++) {
-        status = train_epoch(&measured, e, &err);
+    /* One untimed epoch each, then timed epochs in turn, each pair in alternating order, so
+     * that both runs see the same machine. */
+    for (int e = -1; status == HOP_OK && e < o->epochs; e++) {
+        mil_run *first = compare && e % 2 != 0 ? &compared_run : &measured;
+        mil_run *second = first == &measured ? &compared_run : &measured;
+        status = train_epoch(first, e, &err);
         if (status == HOP_OK && compare)
-            status = train_epoch(&compared_run, e, &err);
+            status = train_epoch(second, e, &err);
     }
 
     int rc = 1;
@@ -487,6 +497,7 @@ static int run(const mil_options *o)
         cJSON_AddNumberToObject(json, "update_steps", o->update_steps);
         cJSON_AddNumberToObject(json, "bags", o->bags);
         cJSON_AddNumberToObject(json, "epochs", o->epochs);
+        cJSON_AddNumberToObject(json, "shards", measured.t.n_shards);
         cJSON_AddNumberToObject(json, "parameters", (double)measured.t.params.total);
         add_results(json, o, &bags, &measured.res);
         if (compare)
@@ -541,12 +552,13 @@ int bench_mil(int argc, char **argv)
         {"update-steps", CLI_INT, &o.update_steps, 0, 100, "steps", "extra Hopfield update steps"},
         {"epochs", CLI_INT, &o.epochs, 1, 1e6, "epochs", "timed epochs"},
         {"compare-threads", CLI_INT, &o.compare_threads, 0, 256, "threads",
-         "also train a copy with this many threads, alternating epochs, and report the speed-up"},
+         "also train a copy with this many threads in alternate epochs; reports the speed-up over "
+         "it"},
         {"positive-instances", CLI_INT, &o.positive_instances, 0, 1e6, "instances",
          "shifted instances in a positive bag"},
         {"shift", CLI_FLOAT, &o.shift, 0, 1e3, "", "length of the shift of those instances"},
         {"lr", CLI_FLOAT, &o.lr, 1e-9, 10, "", "Adam learning rate"},
-        {"seed", CLI_SEED, &o.seed, 0, 1.8e19, "", "seed of the bags and the model"},
+        {"seed", CLI_SEED, &o.seed, 0, (double)UINT64_MAX, "", "seed of the bags and the model"},
     };
     int n_flags = (int)(sizeof flags / sizeof flags[0]);
     hop_error err;
@@ -565,8 +577,10 @@ int bench_mil(int argc, char **argv)
         return 0;
     }
     if (o.min_inst > o.max_inst) {
-        fprintf(stderr, "hop bench mil: --min-inst %d is above --max-inst %d\n", o.min_inst,
-                o.max_inst);
+        fprintf(stderr,
+                "hop bench mil: --min-inst %d is above --max-inst %d; give a --min-inst of at "
+                "most %d (its default is 10)\n",
+                o.min_inst, o.max_inst, o.max_inst);
         return 2;
     }
     if (check_sizes(&o) != 0)

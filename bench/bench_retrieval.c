@@ -168,12 +168,13 @@ static int run(const retrieval_options *o, bool backward)
         fprintf(stderr, "hop bench retrieval: out of memory for N %d, D %d\n", o->n, o->d);
         return 1;
     }
+    float beta = o->beta > 0 ? o->beta : 1.0f / sqrtf((float)o->d);
     hop_retriever_config config = {
         .stored = o->n,
         .width = o->d,
         .queries = o->queries,
         .steps = o->steps,
-        .beta = o->beta > 0 ? o->beta : 1.0f / sqrtf((float)o->d),
+        .beta = beta,
         .chunk = o->chunk,
         .keep_limit = backward ? (size_t)o->keep_mib << 20 : 0,
     };
@@ -243,6 +244,7 @@ static int run(const retrieval_options *o, bool backward)
     cJSON_AddNumberToObject(json, "d", o->d);
     cJSON_AddNumberToObject(json, "queries", o->queries);
     cJSON_AddNumberToObject(json, "steps", o->steps);
+    cJSON_AddNumberToObject(json, "beta", beta);
     cJSON_AddStringToObject(json, "pass", backward ? "fwdbwd" : "fwd");
     cJSON_AddNumberToObject(json, "chunk", o->chunk);
     cJSON_AddNumberToObject(json, "keep_limit_mib", o->keep_mib);
@@ -302,7 +304,7 @@ int bench_retrieval(int argc, char **argv)
          "fwdbwd: keep the scores for backward when they fit, 0 = never"},
         {"beta", CLI_FLOAT, &o.beta, 0, 1e6, "", "inverse temperature, 0 = 1/sqrt(D)"},
         {"repeats", CLI_INT, &o.repeats, 1, 1e5, "runs", "timed calls after the warm-up"},
-        {"seed", CLI_SEED, &o.seed, 0, 1.8e19, "", "random seed of the patterns"},
+        {"seed", CLI_SEED, &o.seed, 0, (double)UINT64_MAX, "", "random seed of the patterns"},
     };
     int n_flags = (int)(sizeof flags / sizeof flags[0]);
     hop_error err;

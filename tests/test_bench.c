@@ -92,6 +92,13 @@ Test(bench, mil_compare_threads_reports_speedup)
                                 "--batch 4 --threads 2 --compare-threads 1",
                                 out, sizeof out);
     cr_assert_eq(status, 0, "stdout: %s", out);
-    cr_assert(strstr(out, "\"compared\":{\"threads\":1,"), "%s", out);
-    cr_assert(strstr(out, "\"speedup\":{\"median\":"), "%s", out);
+    cr_assert(strstr(out, "\"compared\":{\"threads\":1,\"shards\":1,"), "%s", out);
+    cr_assert(strstr(out, "\"speedup_over_compared\":{\"median\":"), "%s", out);
+
+    /* Without a comparison the report has neither. */
+    status = run_hop_stdout("bench mil --bags 8 --min-inst 2 --max-inst 4 --d-in 3 --epochs 1", out,
+                            sizeof out);
+    cr_assert_eq(status, 0, "stdout: %s", out);
+    cr_assert_null(strstr(out, "\"compared\""), "%s", out);
+    cr_assert_null(strstr(out, "speedup"), "%s", out);
 }

@@ -415,6 +415,73 @@ Test(cli, equals_form_accepted)
     cr_assert(strstr(r.err, "--demo takes no value") != NULL, "stderr: %s", r.err);
 }
 
+/* A flag value, whether hop accepts it, and a piece of the error otherwise. */
+typedef struct value_case {
+    const char *args;
+    bool accepted;
+    const char *message;
+} value_case;
+
+static const value_case value_cases[] = {
+    {"--seed 18446744073709551615", true, NULL},
+    {"--seed 18446744073709551616", false, "--seed: '18446744073709551616' is not a valid seed"},
+    {"--seed -1", false, "use an integer from 0 to 18446744073709551615"},
+    {"--seed 1e3", false, "--seed: '1e3' is not a valid seed"},
+    {"--m 1e1", true, NULL},
+    {"--m 2.5", false, "--m: '2.5' is not a valid integer"},
+    {"--m ' 8'", false, "--m: ' 8' is not a valid integer"},
+    {"--m '8 '", false, "--m: '8 ' is not a valid integer"},
+    {"--m 0x10", false, "--m: '0x10' is not a valid integer"},
+    {"--m 1e12", false, "--m: 1e12 is out of range"},
+};
+
+/* bench sgemm has no --seed flag, so the seed cases run through bench retrieval. */
+Test(cli, number_formats)
+{
+    for (size_t i = 0; i < sizeof value_cases / sizeof value_cases[0]; i++) {
+        const value_case *c = &value_cases[i];
+        char args[256];
+        if (strncmp(c->args, "--seed", 6) == 0)
+            snprintf(args, sizeof args, "bench retrieval --n 50 --d 4 --queries 2 --repeats 1 %s",
+                     c->args);
+        else
+            snprintf(args, sizeof args, "bench sgemm --n 4 --k 4 --repeats 1 %s", c->args);
+        run_result r = run_hop(args);
+        if (c->accepted) {
+            cr_assert_eq(r.status, 0, "%s: stderr %s", c->args, r.err);
+            continue;
+        }
+        cr_assert_eq(r.status, 2, "%s: status %d", c->args, r.status);
+        cr_assert(strstr(r.err, c->message) != NULL, "%s: stderr %s", c->args, r.err);
+    }
+}
+
+Test(cli, float_values_checked)
+{
+    const char *base = "bench retrieval --n 50 --d 4 --queries 2 --repeats 1";
+    char args[256];
+    snprintf(args, sizeof args, "%s --beta 1e-300", base);
+    run_result r = run_hop(args);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--beta: 1e-300 is too small for single precision") != NULL,
+              "stderr: %s", r.err);
+    snprintf(args, sizeof args, "%s --beta 0x10", base);
+    r = run_hop(args);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--beta: '0x10' is not a valid number") != NULL, "stderr: %s", r.err);
+    snprintf(args, sizeof args, "%s --beta 2.5e-1", base);
+    r = run_hop(args);
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "\"beta\":0.25") != NULL, "stdout: %s", r.out);
+}
+
+Test(cli, help_with_value_rejected)
+{
+    run_result r = run_hop("bench sgemm --help=1");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--help takes no value; remove '=1'") != NULL, "stderr: %s", r.err);
+}
+
 Test(cli, repeated_flag_rejected)
 {
     run_result r = run_hop("mil --demo --epochs 5 --epochs=3");

@@ -3,9 +3,12 @@
 
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,28 +21,59 @@ static int find_flag(const cli_flag *flags, int n, const char *name, size_t leng
     return -1;
 }
 
-static hop_status parse_number(const cli_flag *f, const char *text, hop_error *err)
+/* A seed: decimal digits only, any value of uint64_t. */
+static hop_status parse_seed(const cli_flag *f, const char *text, hop_error *err)
 {
     char *end = NULL;
     errno = 0;
-    double value = f->type == CLI_FLOAT ? strtod(text, &end) : (double)strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value))
+    unsigned long long value = strtoull(text, &end, 10);
+    if (!isdigit((unsigned char)text[0]) || *end != '\0' || errno == ERANGE)
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "--%s: '%s' is not a valid seed; use an integer from 0 to %" PRIu64,
+                             f->name, text, UINT64_MAX);
+    *(uint64_t *)f->target = (uint64_t)value;
+    return HOP_OK;
+}
+
+/*
+ * Reads a finite number written in decimal, with an optional exponent (1e5). Leading
+ * spaces and hexadecimal, which strtod would take, are rejected.
+ */
+static bool read_decimal(const char *text, double *value)
+{
+    if (text[0] == '\0' || isspace((unsigned char)text[0]) || strpbrk(text, "xX"))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    *value = strtod(text, &end);
+    return *end == '\0' && errno != ERANGE && isfinite(*value);
+}
+
+static hop_status parse_number(const cli_flag *f, const char *text, hop_error *err)
+{
+    if (f->type == CLI_SEED)
+        return parse_seed(f, text, err);
+    bool integer = f->type == CLI_INT;
+    double value;
+    if (!read_decimal(text, &value) || (integer && value != floor(value)))
         return hop_error_set(err, HOP_ERR_ARG, "--%s: '%s' is not a valid %s", f->name, text,
-                             f->type == CLI_FLOAT ? "number" : "integer");
+                             integer ? "integer" : "number");
     bool outside = value < f->min || value > f->max;
-    if (outside && f->type == CLI_FLOAT)
+    if (outside && !integer)
         return hop_error_set(err, HOP_ERR_ARG, "--%s: %s is out of range; use %g to %g", f->name,
                              text, f->min, f->max);
     if (outside)
         return hop_error_set(err, HOP_ERR_ARG, "--%s: %s is out of range; use %.0f to %.0f",
                              f->name, text, f->min, f->max);
+    if (!integer && value != 0.0 && (float)value == 0.0f)
+        return hop_error_set(err, HOP_ERR_ARG,
+                             "--%s: %s is too small for single precision; use 0 or at least %g",
+                             f->name, text, (double)FLT_MIN);
 
-    if (f->type == CLI_FLOAT)
-        *(float *)f->target = (float)value;
-    else if (f->type == CLI_INT)
+    if (integer)
         *(int *)f->target = (int)value;
     else
-        *(uint64_t *)f->target = (uint64_t)value;
+        *(float *)f->target = (float)value;
     return HOP_OK;
 }
 
@@ -91,6 +125,9 @@ hop_status cli_parse(const cli_flag *flags, int n_flags, int argc, char **argv, 
     for (int i = first; i < argc && status == HOP_OK; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             *help = true;
+        else if (strncmp(argv[i], "--help=", 7) == 0)
+            status =
+                hop_error_set(err, HOP_ERR_ARG, "--help takes no value; remove '%s'", argv[i] + 6);
         else
             status = parse_flag(flags, n_flags, seen, argc, argv, &i, err);
     }

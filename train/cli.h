@@ -22,7 +22,7 @@ typedef struct cli_flag {
     const char *name;
     cli_type type;
     void *target;    /* int, float, const char *, bool or uint64_t */
-    double min, max; /* inclusive range for numbers */
+    double min, max; /* inclusive range for numbers; a seed takes any uint64_t */
     const char *unit;
     const char *help; /* may end with CLI_DEFAULT("text") */
 } cli_flag;

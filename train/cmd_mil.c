@@ -105,7 +105,7 @@ static void flags_table(mil_options *o, cli_flag *t)
          "TSV of bag_id, label, sequence[, witness]: bags of amino-acid sequences"},
         {"folds", CLI_INT, &o->folds, 2, 1000, "folds", "cross-validation folds"},
         {"repeats", CLI_INT, &o->repeats, 1, 1000, "runs", "repeats of the k-fold split"},
-        {"seed", CLI_SEED, &o->train.seed, 0, 1.8e19, "", "random seed"},
+        {"seed", CLI_SEED, &o->train.seed, 0, (double)UINT64_MAX, "", "random seed"},
         {"threads", CLI_INT, &o->threads, 1, 4096, "threads",
          "OpenBLAS and hop threads" CLI_DEFAULT("the online cores")},
         {"epochs", CLI_INT, &o->train.epochs, 1, 1e6, "epochs", "training epochs per fold"},
