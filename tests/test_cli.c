@@ -4,44 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct run_result {
-    int status;
-    char out[8192];
-    char err[8192];
-} run_result;
-
-static void read_file(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs the hop program with args (a shell word list) and captures its output. */
-static run_result run_hop(const char *args)
-{
-    run_result r;
-    char dir[] = "/tmp/hop-cli-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char out_path[64], err_path[64], command[2048];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
-    snprintf(command, sizeof command, "%s %s >%s 2>%s", HOP_CLI_PATH, args, out_path, err_path);
-
-    int raw = system(command);
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    read_file(out_path, r.out, sizeof r.out);
-    read_file(err_path, r.err, sizeof r.err);
-    remove(out_path);
-    remove(err_path);
-    rmdir(dir);
-    return r;
-}
+#include "support/shell.h"
 
 static void write_text(const char *path, const char *text)
 {
@@ -53,7 +18,7 @@ static void write_text(const char *path, const char *text)
 
 Test(cli, version_names_blas)
 {
-    run_result r = run_hop("--version");
+    test_run r = test_run_hop("--version");
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.out, "hop 0.") != NULL, "stdout: %s", r.out);
     cr_assert(strstr(r.out, "BLAS") != NULL, "stdout: %s", r.out);
@@ -61,14 +26,14 @@ Test(cli, version_names_blas)
 
 Test(cli, help_lists_subcommands)
 {
-    run_result r = run_hop("--help");
+    test_run r = test_run_hop("--help");
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.out, "mil") != NULL, "stdout: %s", r.out);
 }
 
 Test(cli, mil_help_lists_flags_with_defaults)
 {
-    run_result r = run_hop("mil --help");
+    test_run r = test_run_hop("mil --help");
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.out, "--folds") != NULL, "stdout: %s", r.out);
     cr_assert(strstr(r.out, "(default 10)") != NULL, "stdout: %s", r.out);
@@ -77,21 +42,21 @@ Test(cli, mil_help_lists_flags_with_defaults)
 
 Test(cli, unknown_command_fails)
 {
-    run_result r = run_hop("train");
+    test_run r = test_run_hop("train");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "unknown command 'train'") != NULL, "stderr: %s", r.err);
 }
 
 Test(cli, unknown_flag_is_named)
 {
-    run_result r = run_hop("mil --demo --fold 3");
+    test_run r = test_run_hop("mil --demo --fold 3");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "--fold") != NULL, "stderr: %s", r.err);
 }
 
 Test(cli, negative_epochs_rejected)
 {
-    run_result r = run_hop("mil --demo --epochs -5");
+    test_run r = test_run_hop("mil --demo --epochs -5");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "--epochs") != NULL, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "-5") != NULL, "stderr: %s", r.err);
@@ -99,21 +64,21 @@ Test(cli, negative_epochs_rejected)
 
 Test(cli, malformed_number_rejected)
 {
-    run_result r = run_hop("mil --demo --lr fast");
+    test_run r = test_run_hop("mil --demo --lr fast");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "'fast'") != NULL, "stderr: %s", r.err);
 }
 
 Test(cli, missing_value_rejected)
 {
-    run_result r = run_hop("mil --demo --seed");
+    test_run r = test_run_hop("mil --demo --seed");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "--seed needs a value") != NULL, "stderr: %s", r.err);
 }
 
 Test(cli, missing_data_file_named)
 {
-    run_result r = run_hop("mil --data /nonexistent/bags.csv");
+    test_run r = test_run_hop("mil --data /nonexistent/bags.csv");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "/nonexistent/bags.csv") != NULL, "stderr: %s", r.err);
 }
@@ -127,7 +92,7 @@ Test(cli, ragged_row_names_line)
     write_text(path, "1,1,0.5,0.25\n1,1,0.5\n0,2,0.1,0.2\n");
     char args[128];
     snprintf(args, sizeof args, "mil --data %s", path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove(path);
     cr_assert_neq(r.status, 0);
     char location[64];
@@ -144,7 +109,7 @@ Test(cli, single_class_dataset_rejected)
     write_text(path, "1,1,0.5\n1,2,0.1\n1,3,0.7\n1,4,0.2\n");
     char args[128];
     snprintf(args, sizeof args, "mil --data %s --folds 2", path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove(path);
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "class") != NULL, "stderr: %s", r.err);
@@ -159,7 +124,7 @@ Test(cli, too_many_folds_rejected)
     write_text(path, "1,1,0.5\n1,2,0.1\n1,3,0.3\n0,4,0.7\n0,5,0.2\n0,6,0.9\n");
     char args[128];
     snprintf(args, sizeof args, "mil --data %s --folds 5", path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove(path);
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "fold") != NULL, "stderr: %s", r.err);
@@ -168,7 +133,7 @@ Test(cli, too_many_folds_rejected)
 
 Test(cli, data_and_demo_exclusive)
 {
-    run_result r = run_hop("mil --demo --data x.csv");
+    test_run r = test_run_hop("mil --demo --data x.csv");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "either --data FILE or --demo") != NULL, "stderr: %s", r.err);
 }
@@ -191,12 +156,12 @@ Test(cli, cross_validation_writes_report, .timeout = 120)
 
     snprintf(args, sizeof args, "mil --data %s --folds 3 --epochs 30 --quiet --report %s", data,
              report);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert(strstr(r.out, "AUC") != NULL, "stdout: %s", r.out);
 
     char json[8192];
-    read_file(report, json, sizeof json);
+    test_read_text(report, json, sizeof json);
     cr_assert(strstr(json, "\"auc_mean\"") != NULL, "report: %s", json);
     cr_assert(strstr(json, "\"acc_std\"") != NULL, "report: %s", json);
     cr_assert(strstr(json, "\"per_fold\"") != NULL, "report: %s", json);
@@ -215,7 +180,7 @@ Test(cli, mixed_bag_labels_rejected)
     write_text(path, "1,1,0.5\n0,1,0.1\n0,2,0.3\n");
     char args[128];
     snprintf(args, sizeof args, "mil --data %s", path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove(path);
     cr_assert_neq(r.status, 0);
     char location[64];
@@ -232,7 +197,7 @@ Test(cli, non_numeric_field_named)
     write_text(path, "1,1,0.5,0.2\n0,2,abc,0.3\n");
     char args[128];
     snprintf(args, sizeof args, "mil --data %s", path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove(path);
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "\"abc\"") != NULL, "stderr: %s", r.err);
@@ -271,13 +236,13 @@ Test(cli, report_through_symlink_keeps_link)
     cr_assert_eq(symlink("real.json", link), 0);
     snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --report %s", data,
              link);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     struct stat st;
     cr_assert_eq(lstat(link, &st), 0);
     cr_assert(S_ISLNK(st.st_mode), "the report link was replaced by a regular file");
     char json[8192];
-    read_file(real, json, sizeof json);
+    test_read_text(real, json, sizeof json);
     cr_assert(strstr(json, "\"auc_mean\"") != NULL, "report: %s", json);
     remove_tree(dir);
 }
@@ -291,7 +256,7 @@ Test(cli, report_error_names_user_path)
     write_bags(data);
     snprintf(args, sizeof args,
              "mil --data %s --folds 2 --epochs 1 --quiet --report /nonexistent/dir/x.json", data);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove_tree(dir);
     /* The folder is checked before training starts, so the run fails at once. */
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
@@ -308,11 +273,11 @@ Test(cli, report_equal_to_data_rejected)
     char data[64], args[512], before[4096], after[4096];
     snprintf(data, sizeof data, "%s/good.csv", dir);
     write_bags(data);
-    read_file(data, before, sizeof before);
+    test_read_text(data, before, sizeof before);
     snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --report %s/./good.csv",
              data, dir);
-    run_result r = run_hop(args);
-    read_file(data, after, sizeof after);
+    test_run r = test_run_hop(args);
+    test_read_text(data, after, sizeof after);
     remove_tree(dir);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "--report") != NULL, "stderr: %s", r.err);
@@ -330,23 +295,23 @@ Test(cli, predict_outputs_must_differ_from_inputs)
     write_bags(data);
     snprintf(args, sizeof args, "mil --data %s --folds 2 --epochs 1 --quiet --save-model %s", data,
              model);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 
     snprintf(args, sizeof args, "predict --model %s --data %s --out %s", model, data, data);
-    r = run_hop(args);
+    r = test_run_hop(args);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "--out") != NULL, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "same file as --data") != NULL, "stderr: %s", r.err);
 
     snprintf(args, sizeof args, "predict --model %s --data %s --out %s", model, data, model);
-    r = run_hop(args);
+    r = test_run_hop(args);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "same file as --model") != NULL, "stderr: %s", r.err);
 
     snprintf(args, sizeof args, "predict --model %s --data %s --out %s/p.csv --attention %s/p.csv",
              model, data, dir, dir);
-    r = run_hop(args);
+    r = test_run_hop(args);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "--attention") != NULL, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "same file as --out") != NULL, "stderr: %s", r.err);
@@ -361,17 +326,10 @@ Test(cli, proto_report_equal_to_data_rejected)
     snprintf(data, sizeof data, "%s/table.csv", dir);
     write_text(data, "0.1,0.2,0\n0.3,0.1,1\n");
     snprintf(args, sizeof args, "proto --data %s --report %s", data, data);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     remove_tree(dir);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "same file as --data") != NULL, "stderr: %s", r.err);
-}
-
-/* Runs command through the shell and returns its exit status. */
-static int run_shell(const char *command)
-{
-    int raw = system(command);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
 }
 
 Test(cli, full_stdout_fails)
@@ -385,8 +343,8 @@ Test(cli, full_stdout_fails)
         close(fd);
         snprintf(command, sizeof command, "%s %s >/dev/full 2>%s", HOP_CLI_PATH, commands[i],
                  err_path);
-        int status = run_shell(command);
-        read_file(err_path, err, sizeof err);
+        int status = test_exit_status(system(command));
+        test_read_text(err_path, err, sizeof err);
         remove(err_path);
         cr_assert_eq(status, 1, "hop %s: status %d", commands[i], status);
         cr_assert(strstr(err, "hop: cannot write to standard output: No space left on device") !=
@@ -402,15 +360,15 @@ Test(cli, equals_form_accepted)
     char args[512], out[64];
     snprintf(out, sizeof out, "%s/gen.tsv", dir);
     snprintf(args, sizeof args, "mil --generate-sequences=%s --bags=4 --bag-size=2 --seed=3", out);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert_eq(access(out, F_OK), 0, "%s was not written", out);
     remove_tree(dir);
 
-    r = run_hop("mil --demo --epochs=fast");
+    r = test_run_hop("mil --demo --epochs=fast");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--epochs: 'fast'") != NULL, "stderr: %s", r.err);
-    r = run_hop("mil --demo=yes");
+    r = test_run_hop("mil --demo=yes");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--demo takes no value") != NULL, "stderr: %s", r.err);
 }
@@ -446,7 +404,7 @@ Test(cli, number_formats)
                      c->args);
         else
             snprintf(args, sizeof args, "bench sgemm --n 4 --k 4 --repeats 1 %s", c->args);
-        run_result r = run_hop(args);
+        test_run r = test_run_hop(args);
         if (c->accepted) {
             cr_assert_eq(r.status, 0, "%s: stderr %s", c->args, r.err);
             continue;
@@ -461,30 +419,30 @@ Test(cli, float_values_checked)
     const char *base = "bench retrieval --n 50 --d 4 --queries 2 --repeats 1";
     char args[256];
     snprintf(args, sizeof args, "%s --beta 1e-300", base);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--beta: 1e-300 is too small for single precision") != NULL,
               "stderr: %s", r.err);
     snprintf(args, sizeof args, "%s --beta 0x10", base);
-    r = run_hop(args);
+    r = test_run_hop(args);
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--beta: '0x10' is not a valid number") != NULL, "stderr: %s", r.err);
     snprintf(args, sizeof args, "%s --beta 2.5e-1", base);
-    r = run_hop(args);
+    r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert(strstr(r.out, "\"beta\":0.25") != NULL, "stdout: %s", r.out);
 }
 
 Test(cli, help_with_value_rejected)
 {
-    run_result r = run_hop("bench sgemm --help=1");
+    test_run r = test_run_hop("bench sgemm --help=1");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--help takes no value; remove '=1'") != NULL, "stderr: %s", r.err);
 }
 
 Test(cli, repeated_flag_rejected)
 {
-    run_result r = run_hop("mil --demo --epochs 5 --epochs=3");
+    test_run r = test_run_hop("mil --demo --epochs 5 --epochs=3");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--epochs given twice") != NULL, "stderr: %s", r.err);
 }
@@ -506,7 +464,7 @@ Test(cli, help_prints_each_default_once)
 {
     const char *commands[] = {"mil --help", "predict --help"};
     for (size_t i = 0; i < 2; i++) {
-        run_result r = run_hop(commands[i]);
+        test_run r = test_run_hop(commands[i]);
         cr_assert_eq(r.status, 0);
         char line[256];
         find_line(r.out, "--threads V", line, sizeof line);
@@ -519,10 +477,10 @@ Test(cli, help_prints_each_default_once)
 
 Test(cli, integer_range_printed_as_integers)
 {
-    run_result r = run_hop("mil --demo --embed-width 9999999");
+    test_run r = test_run_hop("mil --demo --embed-width 9999999");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "use 1 to 65536") != NULL, "stderr: %s", r.err);
-    r = run_hop("mil --demo --epochs 0");
+    r = test_run_hop("mil --demo --epochs 0");
     cr_assert(strstr(r.err, "use 1 to 1000000") != NULL, "stderr: %s", r.err);
 }
 
@@ -547,7 +505,7 @@ Test(cli, usage_and_runtime_exit_codes)
         {"bench sgemm --nope", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        run_result r = run_hop(cases[i].args);
+        test_run r = test_run_hop(cases[i].args);
         cr_assert_eq(r.status, cases[i].status, "hop %s: status %d, stderr: %s", cases[i].args,
                      r.status, r.err);
     }
@@ -555,7 +513,7 @@ Test(cli, usage_and_runtime_exit_codes)
 
 Test(cli, version_has_no_stray_space)
 {
-    run_result r = run_hop("--version");
+    test_run r = test_run_hop("--version");
     cr_assert_eq(r.status, 0);
     cr_assert_null(strstr(r.out, " )"), "stdout: %s", r.out);
     cr_assert_null(strstr(r.out, "( "), "stdout: %s", r.out);
@@ -568,7 +526,7 @@ Test(cli, plot_loss_writes_png, .timeout = 120)
     char png[128], args[256];
     snprintf(png, sizeof png, "%s/loss.png", dir);
     snprintf(args, sizeof args, "mil --demo --epochs 3 --quiet --plot-loss %s", png);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 
     FILE *f = fopen(png, "rb");
@@ -584,7 +542,8 @@ Test(cli, plot_loss_writes_png, .timeout = 120)
 
 Test(cli, plot_loss_bad_path_fails)
 {
-    run_result r = run_hop("mil --demo --epochs 1 --quiet --plot-loss /nonexistent/dir/loss.png");
+    test_run r =
+        test_run_hop("mil --demo --epochs 1 --quiet --plot-loss /nonexistent/dir/loss.png");
     cr_assert_neq(r.status, 0);
     cr_assert(strstr(r.err, "/nonexistent/dir/loss.png") != NULL, "stderr: %s", r.err);
 }
@@ -597,7 +556,7 @@ Test(cli, plot_loss_over_data_rejected)
     snprintf(data, sizeof data, "%s/good.csv", dir);
     write_bags(data);
     snprintf(args, sizeof args, "mil --data %s --epochs 1 --quiet --plot-loss %s", data, data);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     char first[8] = {0};
     FILE *f = fopen(data, "r");
     size_t n = f ? fread(first, 1, sizeof first - 1, f) : 0;
@@ -612,7 +571,7 @@ Test(cli, plot_loss_over_data_rejected)
 
 Test(cli, output_folder_checked_before_training)
 {
-    run_result r = run_hop("mil --demo --epochs 100000 --quiet --report /tmp");
+    test_run r = test_run_hop("mil --demo --epochs 100000 --quiet --report /tmp");
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "--report /tmp is a folder") != NULL, "stderr: %s", r.err);
 }

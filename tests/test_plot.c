@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hop/memory.h"
+#include "support/shell.h"
 
 static char folder[64];
 
@@ -170,13 +170,9 @@ static int run_hop(const char *args, char *err_text, size_t size)
     snprintf(err_path, sizeof err_path, "%s/stderr", folder);
     snprintf(command, sizeof command, "cd '%s' && %s %s >/dev/null 2>'%s'", folder, HOP_CLI_PATH,
              args, err_path);
-    int raw = system(command);
-    FILE *f = fopen(err_path, "r");
-    size_t n = f ? fread(err_text, 1, size - 1, f) : 0;
-    err_text[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+    int status = test_exit_status(system(command));
+    test_read_text(err_path, err_text, size);
+    return status;
 }
 
 static void check_outputs(const char *csv, const char *png, const char *header)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <stb/stb_image_write.h>
@@ -14,43 +13,9 @@
 #include "hop/data.h"
 #include "hop/proto.h"
 #include "image_fixtures.h"
+#include "support/shell.h"
 
 #define IRIS HOP_SHARED_DIR "/data/small/iris.csv"
-
-typedef struct run_result {
-    int status;
-    char out[16384];
-    char err[8192];
-} run_result;
-
-static void read_text(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs the hop program with args (a shell word list) and captures its output. */
-static run_result run_hop(const char *args)
-{
-    run_result r;
-    char dir[] = "/tmp/hop-proto-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char out_path[64], err_path[64], command[4096];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
-    snprintf(command, sizeof command, "%s %s >%s 2>%s", HOP_CLI_PATH, args, out_path, err_path);
-    int raw = system(command);
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    read_text(out_path, r.out, sizeof r.out);
-    read_text(err_path, r.err, sizeof r.err);
-    remove(out_path);
-    remove(err_path);
-    rmdir(dir);
-    return r;
-}
 
 /* One tight cluster per class: every feature of a class-c row is 3 c +- 0.2. */
 static void separable_data(float *x, int *y, int n, int dim, int classes)
@@ -472,13 +437,13 @@ Test(cli, proto_runs_iris_with_report)
     close(fd);
     char args[1024];
     snprintf(args, sizeof args, "proto --data %s --folds 3 --epochs 20 --report %s", IRIS, report);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_expect(strstr(r.out, "fold 3/3") != NULL, "stdout: %s", r.out);
     cr_expect(strstr(r.out, "logistic regression") != NULL, "stdout: %s", r.out);
 
     char text[16384];
-    read_text(report, text, sizeof text);
+    test_read_text(report, text, sizeof text);
     cJSON *json = cJSON_Parse(text);
     cr_assert_not_null(json, "report: %s", text);
     cJSON *acc = cJSON_GetObjectItem(cJSON_GetObjectItem(json, "accuracy"), "prototypes");
@@ -495,7 +460,7 @@ Test(cli, proto_holdout_split)
 {
     char args[1024];
     snprintf(args, sizeof args, "proto --data %s --holdout 0.3 --epochs 10", IRIS);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_expect(strstr(r.out, "test 45") != NULL, "stdout: %s", r.out);
     cr_expect(strstr(r.out, "one stratified split") != NULL, "stdout: %s", r.out);
@@ -511,7 +476,7 @@ Test(cli, proto_saves_digit_prototypes_png)
              "proto --data digits --folds 2 --epochs 2 --prototypes 2 --quiet "
              "--save-prototypes %s",
              path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_expect(hop_png_file_valid(path), "%s is no PNG", path);
     cr_expect(strstr(r.out, path) != NULL, "stdout: %s", r.out);
@@ -528,11 +493,11 @@ Test(cli, proto_saves_table_prototypes_csv)
     snprintf(args, sizeof args,
              "proto --data %s --folds 2 --epochs 5 --prototypes 2 --quiet --save-prototypes %s",
              IRIS, path);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 
     char text[8192];
-    read_text(path, text, sizeof text);
+    test_read_text(path, text, sizeof text);
     cr_expect_eq(strncmp(text, "class,feature_1,feature_2,feature_3,feature_4\n", 46), 0, "%s",
                  text);
     int lines = 0;
@@ -584,7 +549,7 @@ Test(cli, proto_image_folder_saves_png_grid)
              "proto --data %s --folds 2 --epochs 10 --prototypes 2 --png-scale 2 "
              "--save-prototypes %s",
              data, grid);
-    run_result r = run_hop(args);
+    test_run r = test_run_hop(args);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_expect(strstr(r.out, "20 samples, 16 features, 2 classes") != NULL, "stdout: %s", r.out);
     double mean = 0.0;
@@ -627,7 +592,7 @@ Test(cli, proto_bad_flags_name_the_flag)
          "1000 prototypes per class start from training samples, but class 0 has only"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        run_result r = run_hop(cases[i].args);
+        test_run r = test_run_hop(cases[i].args);
         cr_expect_neq(r.status, 0, "%s exited 0", cases[i].args);
         cr_expect(strstr(r.err, cases[i].message) != NULL, "%s: stderr %s", cases[i].args, r.err);
         cr_expect(strncmp(r.err, "hop proto: ", 11) == 0, "%s: stderr %s", cases[i].args, r.err);
