@@ -222,7 +222,7 @@ static int run(const retrieval_options *o, bool backward)
     }
 
     size_t workspace = hop_retriever_workspace_bytes(r);
-    bool kept = hop_retriever_keeps_scores(r);
+    bool kept_scores = hop_retriever_keeps_scores(r);
     hop_retriever_free(r);
     hop_pool_free(pool);
     arrays_free(&a);
@@ -248,7 +248,7 @@ static int run(const retrieval_options *o, bool backward)
     cJSON_AddStringToObject(json, "pass", backward ? "fwdbwd" : "fwd");
     cJSON_AddNumberToObject(json, "chunk", o->chunk);
     cJSON_AddNumberToObject(json, "keep_limit_mib", o->keep_mib);
-    cJSON_AddBoolToObject(json, "kept_scores", kept);
+    cJSON_AddBoolToObject(json, "kept_scores", kept_scores);
     bench_add_stats(json, "seconds", s);
     cJSON_AddNumberToObject(json, "gflops", flops / s.median * 1e-9);
     cJSON_AddNumberToObject(json, "gflops_best", flops / s.min * 1e-9);

@@ -99,16 +99,16 @@ double bench_sgemm_gflops(int m, int n, int k, int transpose_a, int transpose_b,
         bench_fill_normal(a, sa, 1);
         bench_fill_normal(b, sb, 2);
         int lda = transpose_a ? m : k, ldb = transpose_b ? k : n;
+        enum CBLAS_TRANSPOSE ta = transpose_a ? CblasTrans : CblasNoTrans;
+        enum CBLAS_TRANSPOSE tb = transpose_b ? CblasTrans : CblasNoTrans;
         double warm = bench_now();
-        for (int r = -1; r < repeats; r++) {
+        do
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+        while (bench_now() - warm < BENCH_WARMUP_SECONDS);
+        for (int r = 0; r < repeats; r++) {
             double t0 = bench_now();
-            cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
-                        transpose_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
-                        0.0f, c, n);
-            if (r >= 0)
-                times[r] = bench_now() - t0;
-            else if (bench_now() - warm < BENCH_WARMUP_SECONDS)
-                r--; /* still warming up */
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+            times[r] = bench_now() - t0;
         }
         bench_stats s = bench_summarize(times, repeats);
         rate = 2.0 * (double)m * (double)n * (double)k / s.median * 1e-9;

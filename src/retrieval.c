@@ -35,7 +35,7 @@ struct hop_retriever {
     long block;          /* stored patterns per chunk */
     float *states;       /* (steps + 1, B, D): the query states before and after each step */
     float *lse;          /* (steps, B): log-sum-exp of each step's scores */
-    float *kept;         /* (steps, N, B) transposed scores when they fit keep_limit, else NULL */
+    float *kept_scores;  /* (steps, N, B) transposed scores when they fit keep_limit, else NULL */
     float *stack_grad;   /* (2B, D): [G; beta X] */
     float *stack_scaled; /* (2B, D): [beta X; G] */
     float *delta;        /* (B): G_i . X_next_i, the softmax-backward row term */
@@ -115,9 +115,9 @@ static hop_status alloc_space(hop_retriever *r)
     r->delta = take(r, b);
     r->grad = take(r, b * d);
     if (keeps_scores(c))
-        r->kept = take(r, (size_t)c->steps * (size_t)c->stored * b);
+        r->kept_scores = take(r, (size_t)c->steps * (size_t)c->stored * b);
     if (!r->states || !r->lse || !r->stack_grad || !r->stack_scaled || !r->delta || !r->grad ||
-        (keeps_scores(c) && !r->kept))
+        (keeps_scores(c) && !r->kept_scores))
         return HOP_ERR_NOMEM;
     return HOP_OK;
 }
@@ -165,7 +165,7 @@ void hop_retriever_free(hop_retriever *r)
     free(r->space);
     free(r->states);
     free(r->lse);
-    free(r->kept);
+    free(r->kept_scores);
     free(r->stack_grad);
     free(r->stack_scaled);
     free(r->delta);
@@ -180,7 +180,7 @@ size_t hop_retriever_workspace_bytes(const hop_retriever *r)
 
 bool hop_retriever_keeps_scores(const hop_retriever *r)
 {
-    return r->kept != NULL;
+    return r->kept_scores != NULL;
 }
 
 /* Forward. */
@@ -191,10 +191,10 @@ static float *state(const hop_retriever *r, int step)
 }
 
 /* The kept scores of the current step from stored pattern start on. */
-static float *kept_scores(const hop_retriever *r, long start)
+static float *kept_block(const hop_retriever *r, long start)
 {
     size_t row = (size_t)r->step * (size_t)r->c.stored + (size_t)start;
-    return r->kept + row * (size_t)r->c.queries;
+    return r->kept_scores + row * (size_t)r->c.queries;
 }
 
 /*
@@ -237,7 +237,7 @@ static void forward_task(void *arg, int worker, int workers)
     for (long start = s->begin; start < s->end; start += r->block) {
         long count = s->end - start < r->block ? s->end - start : r->block;
         const float *y = r->stored + (size_t)start * (size_t)d;
-        float *scores = r->kept ? kept_scores(r, start) : s->scores;
+        float *scores = r->kept_scores ? kept_block(r, start) : s->scores;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, b, d, 1.0f, y, d, scaled,
                     d, 0.0f, scores, b);
         online_softmax(r, s, scores, s->scores, count);
@@ -305,10 +305,10 @@ static void chunk_gradients(const hop_retriever *r, const float *y, long start, 
 {
     int b = r->c.queries, d = r->c.width;
     const float *lse = r->lse + (size_t)r->step * (size_t)b;
-    if (r->kept) {
+    if (r->kept_scores) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, b, d, 1.0f, y, d,
                     r->stack_grad, d, 0.0f, block, 2 * b);
-        hop_exp_columns(kept_scores(r, start), b, block + b, 2 * b, count, b, lse, NULL);
+        hop_exp_columns(kept_block(r, start), b, block + b, 2 * b, count, b, lse, NULL);
     } else {
         /* [dP^T | S^T] = Y [G; beta X]^T in one product. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)count, 2 * b, d, 1.0f, y, d,

@@ -1,8 +1,6 @@
-/* exp(x - shift) with its sum, and the row maximum, at three vector widths. */
+/* The column exp and maximum passes of the softmax at three vector widths. */
 #include <math.h>
-#include <string.h>
 
-#include "hop/retrieval.h"
 #include "vmath.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -33,14 +31,6 @@ static inline float exp_or_zero(float x)
     return x < EXP_LO ? 0.0f : expf(x);
 }
 
-static float exp_shifted_portable(const float *x, float shift, float *y, long n)
-{
-    float sum = 0.0f;
-    for (long i = 0; i < n; i++)
-        sum += y[i] = exp_or_zero(x[i] - shift);
-    return sum;
-}
-
 static void exp_columns_portable(const float *x, long ldx, float *y, long ldy, long rows, int cols,
                                  const float *shift, float *sum)
 {
@@ -51,14 +41,6 @@ static void exp_columns_portable(const float *x, long ldx, float *y, long ldy, l
             if (sum)
                 sum[j] += e;
         }
-}
-
-static float row_max_portable(const float *x, long n)
-{
-    float m = x[0];
-    for (long i = 1; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    return m;
 }
 
 static void max_columns_portable(const float *x, long ld, long rows, int cols, float *max)
@@ -93,51 +75,6 @@ static inline AVX2 __m256 exp8(__m256 x)
     __m256i bits = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
     __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(bits, 23));
     return _mm256_blendv_ps(_mm256_mul_ps(p, scale), _mm256_setzero_ps(), under);
-}
-
-static AVX2 float exp_shifted_avx2(const float *x, float shift, float *y, long n)
-{
-    const __m256 s = _mm256_set1_ps(shift);
-    __m256 acc = _mm256_setzero_ps();
-    long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
-        _mm256_storeu_ps(y + i, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    if (i < n) {
-        float tail[8] = {0};
-        memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(tail), s));
-        _mm256_storeu_ps(tail, e);
-        memcpy(y + i, tail, (size_t)(n - i) * sizeof(float));
-        for (long j = n - i; j < 8; j++)
-            tail[j] = 0.0f;
-        acc = _mm256_add_ps(acc, _mm256_loadu_ps(tail));
-    }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, acc);
-    float sum = 0.0f;
-    for (int j = 0; j < 8; j++)
-        sum += lanes[j];
-    return sum;
-}
-
-static AVX2 float row_max_avx2(const float *x, long n)
-{
-    if (n < 8)
-        return row_max_portable(x, n);
-    __m256 m = _mm256_loadu_ps(x);
-    long i = 8;
-    for (; i + 8 <= n; i += 8)
-        m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
-    float lanes[8], top = x[0];
-    _mm256_storeu_ps(lanes, m);
-    for (int j = 0; j < 8; j++)
-        top = lanes[j] > top ? lanes[j] : top;
-    for (; i < n; i++)
-        top = x[i] > top ? x[i] : top;
-    return top;
 }
 
 /* Lanes [0, count) of an 8-lane mask, count >= 1. */
@@ -194,40 +131,6 @@ static inline AVX512 __m512 exp16(__m512 x)
     return _mm512_maskz_scalef_ps((__mmask16)~under, p, k);
 }
 
-static AVX512 float exp_shifted_avx512(const float *x, float shift, float *y, long n)
-{
-    const __m512 s = _mm512_set1_ps(shift);
-    __m512 acc = _mm512_setzero_ps();
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
-        _mm512_storeu_ps(y + i, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s));
-        _mm512_mask_storeu_ps(y + i, m, e);
-        acc = _mm512_mask_add_ps(acc, m, acc, e);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
-static AVX512 float row_max_avx512(const float *x, long n)
-{
-    if (n < 16)
-        return row_max_portable(x, n);
-    __m512 m = _mm512_loadu_ps(x);
-    long i = 16;
-    for (; i + 16 <= n; i += 16)
-        m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
-    if (i < n) {
-        __mmask16 k = (__mmask16)((1u << (n - i)) - 1u);
-        m = _mm512_mask_max_ps(m, k, _mm512_maskz_loadu_ps(k, x + i), m);
-    }
-    return _mm512_reduce_max_ps(m);
-}
-
 /* Lanes [0, count) of a 16-lane mask. */
 static inline __mmask16 lanes16(int count)
 {
@@ -273,40 +176,6 @@ hop_vmath_level hop_vmath_best(void)
         return HOP_VMATH_AVX2;
 #endif
     return HOP_VMATH_PORTABLE;
-}
-
-float hop_exp_shifted_at(hop_vmath_level level, const float *x, float shift, float *y, long n)
-{
-#ifdef HOP_VMATH_X86
-    if (level == HOP_VMATH_AVX512)
-        return exp_shifted_avx512(x, shift, y, n);
-    if (level == HOP_VMATH_AVX2)
-        return exp_shifted_avx2(x, shift, y, n);
-#endif
-    (void)level;
-    return exp_shifted_portable(x, shift, y, n);
-}
-
-float hop_exp_shifted(const float *x, float shift, float *y, long n)
-{
-    return hop_exp_shifted_at(hop_vmath_best(), x, shift, y, n);
-}
-
-float hop_row_max_at(hop_vmath_level level, const float *x, long n)
-{
-#ifdef HOP_VMATH_X86
-    if (level == HOP_VMATH_AVX512)
-        return row_max_avx512(x, n);
-    if (level == HOP_VMATH_AVX2)
-        return row_max_avx2(x, n);
-#endif
-    (void)level;
-    return row_max_portable(x, n);
-}
-
-float hop_row_max(const float *x, long n)
-{
-    return hop_row_max_at(hop_vmath_best(), x, n);
 }
 
 void hop_exp_columns_at(hop_vmath_level level, const float *x, long ldx, float *y, long ldy,

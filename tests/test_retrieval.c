@@ -124,9 +124,9 @@ Test(retrieval, kept_scores_equal_recomputed)
     outputs plain = run(&p, 0, false, 1);
     const long chunks[] = {0, 1, 100, 517};
     for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
-        outputs kept = run(&p, chunks[i], true, 1);
-        assert_same(&p, &kept, &plain, chunks[i]);
-        free_outputs(&kept);
+        outputs kept_run = run(&p, chunks[i], true, 1);
+        assert_same(&p, &kept_run, &plain, chunks[i]);
+        free_outputs(&kept_run);
     }
     free_outputs(&plain);
     free_problem(&p);
@@ -155,13 +155,13 @@ Test(retrieval, threads_equal_one_thread)
     outputs one = run(&p, 0, false, 1);
     for (int threads = 2; threads <= 3; threads++) {
         outputs plain = run(&p, 0, false, threads);
-        outputs kept = run(&p, 60, true, threads);
+        outputs kept_run = run(&p, 60, true, threads);
         outputs chunked = run(&p, 50, false, threads);
         assert_same(&p, &plain, &one, 0);
-        assert_same(&p, &kept, &one, 60);
+        assert_same(&p, &kept_run, &one, 60);
         assert_same(&p, &chunked, &one, 50);
         free_outputs(&plain);
-        free_outputs(&kept);
+        free_outputs(&kept_run);
         free_outputs(&chunked);
     }
     free_outputs(&one);

@@ -71,12 +71,6 @@ void hop_retriever_forward(hop_retriever *r, const float *stored, const float *q
 void hop_retriever_backward(hop_retriever *r, const float *stored, const float *grad_out,
                             float *grad_queries, float *grad_stored);
 
-/*
- * Writes exp(x[i] - shift) to y[i] for n elements and returns their sum. The relative error
- * is below 2e-7 on [-87, 88], and smaller arguments give 0.
- */
-float hop_exp_shifted(const float *x, float shift, float *y, long n);
-
 #ifdef __cplusplus
 }
 #endif
